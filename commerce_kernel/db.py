@@ -1,0 +1,182 @@
+"""The one async SQLAlchemy engine, session factory and declarative base every plugin shares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every plugin's tables (one metadata, shared conventions)."""
+
+    metadata = metadata
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored naive in UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_url(url: str) -> URL:
+    """Accept the original service's `mysql://` and `sqlite:///` forms; pick async drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    driver = parsed.get_driver_name()
+    if backend in ("mysql", "mariadb"):
+        if driver not in ("aiomysql", "asyncmy"):
+            parsed = parsed.set(drivername="mysql+aiomysql")
+        else:
+            parsed = parsed.set(drivername=f"mysql+{driver}")
+        query = dict(parsed.query)
+        query.setdefault("charset", "utf8mb4")
+        parsed = parsed.set(query=query)
+    elif backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    else:
+        raise ValueError(f"unsupported DATABASE_URL backend {backend!r}: use mysql:// or sqlite://")
+    return parsed
+
+
+def is_mysql(engine_or_url: AsyncEngine | URL) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, AsyncEngine) else engine_or_url
+    return url.get_backend_name() in ("mysql", "mariadb")
+
+
+def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20,
+                  timeout: float = 10.0, echo: bool = False) -> AsyncEngine:
+    url = normalize_url(database_url)
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    if is_mysql(url):
+        kwargs.update(
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=timeout,
+            pool_recycle=1800,
+            isolation_level="READ COMMITTED",
+            connect_args={"connect_timeout": max(1, int(timeout))},
+        )
+    else:
+        kwargs["connect_args"] = {"timeout": timeout}
+    engine = create_async_engine(url, **kwargs)
+    if url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_begin_immediate(conn: Any) -> None:
+    # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+_DISCONNECT_MYSQL_CODES = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """True when an error means the database cannot be reached (answer 503, not 500)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DisconnectionError | PoolTimeout):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OperationalError):
+            args = getattr(current.orig, "args", ())
+            if args and isinstance(args[0], int) and args[0] in _DISCONNECT_MYSQL_CODES:
+                return True
+            text = str(current.orig).lower()
+            if "can't connect" in text or "lost connection" in text or "unable to open" in text:
+                return True
+        if isinstance(current, ConnectionError | asyncio.TimeoutError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class Database:
+    """The engine and session factory of one running app."""
+
+    def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
+        self.url = database_url
+        self.engine = create_engine(database_url, **engine_kwargs)
+        self.sessions = create_session_factory(self.engine)
+
+    @property
+    def is_mysql(self) -> bool:
+        return is_mysql(self.engine)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        from sqlalchemy import text
+
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

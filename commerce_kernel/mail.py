@@ -1,0 +1,115 @@
+"""Outgoing mail: SMTP (aiosmtplib) with the original service's EMAIL_* settings, or a log/file."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from commerce_kernel.settings import Settings
+
+logger = logging.getLogger("commerce.mail")
+
+
+@dataclass
+class Mail:
+    """One message. Plain data, so it can travel through the task queue."""
+
+    to: list[str]
+    subject: str
+    body: str
+    from_email: str | None = None
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mail:
+        return cls(**data)
+
+    def to_message(self, default_from: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.from_email or default_from
+        msg["To"] = ", ".join(self.to)
+        msg["Subject"] = self.subject
+        for key, value in self.headers.items():
+            msg[key] = value
+        msg.set_content(self.body)
+        if self.html:
+            msg.add_alternative(self.html, subtype="html")
+        return msg
+
+
+class Mailer:
+    """Sends mail now. Callers off the request path use the `kernel.send_mail` task instead."""
+
+    def __init__(self, default_from: str) -> None:
+        self.default_from = default_from
+        self.sent: list[EmailMessage] = []
+
+    async def send(self, mail: Mail) -> None:
+        msg = mail.to_message(self.default_from)
+        await self.deliver(msg)
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        raise NotImplementedError
+
+
+class LogMailer(Mailer):
+    """No EMAIL_HOST: the message is written to the log (and kept in `sent`, for tests)."""
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        self.sent.append(msg)
+        logger.info("mail to %s: %s\n%s", msg["To"], msg["Subject"], msg.get_content()
+                    if not msg.is_multipart() else msg.get_body(("plain",)).get_content())
+
+
+class FileMailer(Mailer):
+    """EMAIL_FILE_PATH: each message appended to a file (mbox-like), for local inspection."""
+
+    def __init__(self, default_from: str, path: str) -> None:
+        super().__init__(default_from)
+        self.path = Path(path)
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        self.sent.append(msg)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as fh:
+            fh.write(f"From {msg['From']}\n{msg.as_string()}\n\n")
+
+
+class SMTPMailer(Mailer):
+    def __init__(self, default_from: str, host: str, port: int, use_tls: bool,
+                 username: str | None, password: str | None, timeout: float = 20.0) -> None:
+        super().__init__(default_from)
+        self.host, self.port, self.use_tls = host, port, use_tls
+        self.username, self.password, self.timeout = username, password, timeout
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        import aiosmtplib
+
+        await aiosmtplib.send(
+            msg,
+            hostname=self.host,
+            port=self.port,
+            start_tls=self.use_tls or None if self.port != 465 else False,
+            use_tls=self.port == 465 and self.use_tls,
+            username=self.username or None,
+            password=self.password or None,
+            timeout=self.timeout,
+        )
+
+
+def create_mailer(settings: Settings) -> Mailer:
+    if settings.email_host:
+        return SMTPMailer(settings.default_from_email, settings.email_host, settings.email_port,
+                          settings.email_use_tls, settings.email_host_user,
+                          settings.email_host_password)
+    if settings.email_file_path:
+        return FileMailer(settings.default_from_email, settings.email_file_path)
+    return LogMailer(settings.default_from_email)

@@ -1,0 +1,188 @@
+"""Alembic, one branch per plugin: upgrade every enabled plugin, autogenerate into one."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from commerce_kernel.db import metadata
+
+if TYPE_CHECKING:
+    from commerce_kernel.app import Kernel
+
+SCRIPT_LOCATION = str(Path(__file__).parent / "migrations")
+VERSION_TABLE = "alembic_version"
+
+
+def plugin_dirs(kernel: Kernel, *, installed: bool = True) -> dict[str, Path]:
+    """Each plugin's versions directory; with `installed`, also of disabled-but-installed
+    plugins, so revisions applied before a plugin was disabled still resolve."""
+    dirs: dict[str, Path] = {}
+    for impl in kernel.hooks.implementations("migrations_dir"):
+        path = impl.function()
+        if path is not None:
+            dirs[impl.plugin_name] = Path(path)
+    if installed:
+        from commerce_kernel.plugins import _installed_entry_points
+
+        for name, ep in _installed_entry_points().items():
+            if name in dirs:
+                continue
+            try:
+                module = ep.load()
+                fn = getattr(module, "migrations_dir", None)
+                if fn is not None and fn() is not None:
+                    dirs.setdefault(f"~{name}", Path(fn()))
+            except Exception:  # noqa: S112 - an unloadable disabled plugin adds no revisions
+                continue
+    return dirs
+
+
+def alembic_config(kernel: Kernel) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", SCRIPT_LOCATION)
+    cfg.set_main_option("path_separator", "os")
+    dirs = [str(p) for p in plugin_dirs(kernel).values()]
+    cfg.set_main_option("version_locations", ":".join(dirs))
+    cfg.attributes["kernel"] = kernel
+    return cfg
+
+
+def table_owners(kernel: Kernel) -> dict[str, str]:
+    """Which plugin owns which table: from the package that defines each mapped class."""
+    packages = {}
+    for p in kernel.plugins:
+        mod = p.module
+        name = getattr(mod, "__name__", "")
+        packages[name.split(".")[0]] = p.info.name
+    owners: dict[str, str] = {}
+    from commerce_kernel.db import Base
+
+    for mapper in Base.registry.mappers:
+        table = getattr(mapper, "local_table", None)
+        if table is None:
+            continue
+        top = mapper.class_.__module__.split(".")[0]
+        owners[table.name] = packages.get(top, top)
+    for table in metadata.tables.values():
+        if "plugin" in table.info:
+            owners[table.name] = table.info["plugin"]
+    return owners
+
+
+def configure_context(context: Any) -> None:
+    """Called from env.py: run on the connection in `config.attributes`."""
+    cfg = context.config
+    connection: Connection = cfg.attributes["connection"]
+    only: str | None = cfg.attributes.get("autogenerate_plugin")
+    owners: dict[str, str] = cfg.attributes.get("owners", {})
+
+    def include_object(obj: Any, name: str, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if only is None:
+            return True
+        if type_ == "table":
+            return owners.get(name) == only
+        table = getattr(obj, "table", None)
+        if table is not None:
+            return owners.get(table.name) == only
+        return True
+
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        include_object=include_object,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+        version_table=VERSION_TABLE,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _import_models(kernel: Kernel) -> None:
+    for p in kernel.plugins:
+        base = getattr(p.module, "__name__", None)
+        if base and base != "commerce_kernel.kernel_plugin":
+            try:
+                importlib.import_module(f"{base}.models")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{base}.models":
+                    raise
+    importlib.import_module("commerce_kernel.identity")
+
+
+def upgrade_sync(connection: Connection, kernel: Kernel, target: str = "head") -> list[str]:
+    cfg = alembic_config(kernel)
+    cfg.attributes["connection"] = connection
+    script = ScriptDirectory.from_config(cfg)
+    applied = []
+    enabled = [p.info.name for p in kernel.plugins]
+    for name in enabled:
+        if name not in plugin_dirs(kernel, installed=False):
+            continue
+        try:
+            script.get_revision(f"{name}@head")
+        except Exception:
+            continue
+        command.upgrade(cfg, f"{name}@{target}")
+        applied.append(name)
+    return applied
+
+
+async def upgrade(kernel: Kernel) -> list[str]:
+    """Upgrade every enabled plugin's branch to its head, in dependency order."""
+    _import_models(kernel)
+    async with kernel.db.engine.begin() as conn:
+        return await conn.run_sync(upgrade_sync, kernel)
+
+
+def _revision_sync(connection: Connection, kernel: Kernel, plugin: str, message: str) -> Any:
+    cfg = alembic_config(kernel)
+    cfg.attributes["connection"] = connection
+    cfg.attributes["autogenerate_plugin"] = plugin
+    cfg.attributes["owners"] = table_owners(kernel)
+    dirs = plugin_dirs(kernel, installed=False)
+    script = ScriptDirectory.from_config(cfg)
+    try:
+        head = script.get_revision(f"{plugin}@head")
+    except Exception:
+        head = None
+    kwargs: dict[str, Any] = {"autogenerate": True, "message": message,
+                              "version_path": str(dirs[plugin])}
+    existing = sorted(p.name for p in dirs[plugin].glob(f"{plugin}_*.py"))
+    kwargs["rev_id"] = f"{plugin}_{len(existing) + 1:04d}"
+    if head is None:
+        kwargs["head"] = "base"
+        kwargs["branch_label"] = plugin
+        requires = [p for p in kernel.plugins if p.info.name == plugin][0].info.requires
+        deps = []
+        for req in ("kernel", *requires):
+            if req in dirs:
+                try:
+                    deps.append(script.get_revision(f"{req}@head").revision)
+                except Exception:
+                    pass
+        kwargs["depends_on"] = deps or None
+    else:
+        kwargs["head"] = f"{plugin}@head"
+    return command.revision(cfg, **kwargs)
+
+
+async def makemigrations(kernel: Kernel, plugin: str, message: str) -> Any:
+    if plugin not in plugin_dirs(kernel, installed=False):
+        raise SystemExit(f"plugin {plugin!r} is not enabled or has no migrations directory")
+    _import_models(kernel)
+    async with kernel.db.engine.begin() as conn:
+        await conn.run_sync(upgrade_sync, kernel)
+        return await conn.run_sync(_revision_sync, kernel, plugin, message)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `commerce migrate`")

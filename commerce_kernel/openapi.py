@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document of exactly the loaded plugins, built from their routes' models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
+from starlette.routing import BaseRoute, WebSocketRoute
+
+from commerce_kernel.routing import APIRoute, Endpoint
+
+REF = "#/components/schemas/{model}"
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "title": "Problem",
+    "description": "RFC 9457 problem details. `errors` is present for validation failures.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                },
+            },
+        },
+    },
+    "required": ["type", "title", "status"],
+}
+
+_STANDARD = {
+    400: "Malformed request", 401: "Missing or invalid credentials",
+    403: "Authenticated but not allowed", 404: "Not found", 409: "Conflict with current state",
+    413: "Request body too large", 422: "Validation failed", 429: "Rate limited",
+    503: "A backend is unavailable",
+}
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    params = []
+    for name, conv in re.findall(r"{([^}:]+)(?::([^}]+))?}", path):
+        schema = {"type": "integer"} if conv == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return params
+
+
+def _clean_path(path: str) -> str:
+    return re.sub(r"{([^}:]+):[^}]+}", r"{\1}", path)
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.defs: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+
+    def ref(self, annotation: Any, mode: str) -> dict[str, Any]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _, top = models_json_schema([(annotation, mode)], ref_template=REF)  # type: ignore[list-item]
+            self.defs.update(top.get("$defs", {}))
+            return {"$ref": REF.format(model=annotation.__name__)}
+        schema = TypeAdapter(annotation).json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+        self.defs.update(schema.pop("$defs", {}))
+        return schema
+
+
+def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary}
+    if ep.description and ep.description != ep.summary:
+        op["description"] = ep.description
+    if ep.tags:
+        op["tags"] = list(ep.tags)
+    params = _path_params(ep.path)
+    if ep.query is not None:
+        for name, field in ep.query.model_fields.items():
+            schema = TypeAdapter(field.annotation).json_schema()
+            param: dict[str, Any] = {"name": field.alias or name, "in": "query",
+                                     "required": field.is_required(), "schema": schema}
+            if field.description:
+                param["description"] = field.description
+            params.append(param)
+    if params:
+        op["parameters"] = params
+    if ep.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": schemas.ref(ep.body, "validation")}}}
+    elif ep.request_content:
+        op["requestBody"] = {"required": True, "content": ep.request_content}
+    responses: dict[str, Any] = {}
+    ok: dict[str, Any] = {"description": ep.responses.get(ep.status, "Success")}
+    if ep.response is not None and ep.status != 204:
+        ok["content"] = {"application/json": {"schema": schemas.ref(ep.response, "serialization")}}
+    responses[str(ep.status)] = ok
+    codes = set(ep.responses) - {ep.status}
+    security = getattr(ep.guard, "security", None)
+    if security:
+        codes |= {401, 403}
+        op["security"] = [{"bearerAuth": []}]
+    if ep.body is not None or ep.query is not None:
+        codes |= {400, 422}
+    for code in sorted(codes):
+        if str(code) in responses:
+            continue
+        desc = ep.responses.get(code) or _STANDARD.get(code, "Error")
+        entry: dict[str, Any] = {"description": desc}
+        if code >= 400:
+            entry["content"] = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}  # noqa: E501
+        elif code in (200, 201) and ep.response is not None:
+            entry["content"] = {"application/json": {"schema": schemas.ref(ep.response, "serialization")}}  # noqa: E501
+        responses[str(code)] = entry
+    if security == "customer":
+        op.setdefault("description", "")
+        op["description"] = (op["description"] + "\n\nRequires a customer token.").strip()
+    elif security == "admin":
+        op["description"] = ((op.get("description") or "") + "\n\nRequires an admin token.").strip()
+    op["responses"] = responses
+    return op
+
+
+def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str,
+                  plugins: list[dict[str, str]]) -> dict[str, Any]:
+    schemas = _Schemas()
+    paths: dict[str, dict[str, Any]] = {}
+    websockets = []
+    for route in routes:
+        if isinstance(route, APIRoute) and route.include_in_schema:
+            for ep in route.endpoints:
+                paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = _operation(ep, schemas)  # noqa: E501
+        elif isinstance(route, WebSocketRoute) and getattr(route, "include_in_schema", True):
+            websockets.append({"path": route.path, "name": route.name,
+                               "description": (route.endpoint.__doc__ or "").strip()})
+    desc = "Loaded plugins: " + ", ".join(f"{p['name']} {p['version']}" for p in plugins) + "."
+    if websockets:
+        desc += "\n\nWebSocket endpoints:\n" + "\n".join(
+            f"- `{w['path']}`: {w['description']}" for w in websockets)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, "description": desc},
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.defs.items())),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"}},
+        },
+        "x-plugins": plugins,
+        "x-websockets": websockets,
+    }

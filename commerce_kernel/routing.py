@@ -1,0 +1,253 @@
+"""Declaring API endpoints: path, guard and pydantic models in one place, for handlers and OpenAPI."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from commerce_kernel.errors import BadRequest, PayloadTooLarge, Problem, invalid
+from commerce_kernel.identity import Guard, Principal, public
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(data: Any) -> bytes:
+    if isinstance(data, BaseModel):
+        data = data.model_dump(mode="json")
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class JSON(Response):
+    """A JSON response encoded with orjson (Decimal as string, timestamps in RFC 3339)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)
+
+
+@dataclass
+class Call:
+    """What a handler gets besides the request: parsed input and who is calling."""
+
+    request: Request
+    principal: Principal | None
+    body: Any = None
+    query: Any = None
+
+    @property
+    def kernel(self) -> Any:
+        return self.request.app.state.kernel
+
+    @property
+    def path(self) -> Mapping[str, Any]:
+        return self.request.path_params
+
+    @property
+    def account_id(self) -> int:
+        assert self.principal is not None
+        return self.principal.account_id
+
+
+@dataclass
+class Endpoint:
+    """The OpenAPI-relevant description of one operation."""
+
+    method: str
+    path: str
+    summary: str
+    tags: tuple[str, ...]
+    guard: Guard
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any
+    status: int
+    responses: dict[int, str] = field(default_factory=dict)
+    request_content: dict[str, Any] | None = None
+    description: str | None = None
+    operation_id: str | None = None
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes with 413 (no unbounded reads)."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        except ValueError as exc:
+            raise BadRequest("Invalid Content-Length header.") from exc
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def parse_json(request: Request, limit: int) -> Any:
+    raw = await read_body(request, limit)
+    if not raw.strip():
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON body: {exc.args[0] if exc.args else exc}") from None
+
+
+def validate(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid(exc, location) from None
+
+
+def parse_query(request: Request, model: type[BaseModel]) -> Any:
+    data: dict[str, Any] = {}
+    for key in request.query_params:
+        values = request.query_params.getlist(key)
+        info = model.model_fields.get(key)
+        many = info is not None and _is_list(info.annotation)
+        data[key] = values if many else values[-1]
+    return validate(model, data, ("query",))
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = getattr(annotation, "__origin__", None)
+    return origin in (list, tuple)
+
+
+class APIRoute(Route):
+    """A Starlette `Route` that carries its `Endpoint` description for OpenAPI."""
+
+    endpoints: list[Endpoint]
+
+
+def api_route(
+    path: str,
+    method: str = "GET",
+    *,
+    guard: Guard = public,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    summary: str = "",
+    tags: Sequence[str] = (),
+    responses: Mapping[int, str] | None = None,
+    max_body: int | None = None,
+    request_content: dict[str, Any] | None = None,
+    description: str | None = None,
+    name: str | None = None,
+) -> Callable[[Handler], Endpoint]:
+    """Declare one operation; gather the results with `routes_from(...)`.
+
+    The handler receives a `Call` and returns a `Response`, or data that is answered as
+    JSON with `status`. Bodies are read with a size limit (`max_body`, else the kernel's
+    `MAX_REQUEST_BYTES`), parsed as JSON and validated into `body` (422 problem+json on
+    failure); query strings into `query` the same way.
+    """
+
+    def decorate(handler: Handler) -> Endpoint:
+        endpoint = Endpoint(
+            method=method.upper(),
+            path=path,
+            summary=summary or (inspect.getdoc(handler) or handler.__name__).split("\n")[0],
+            tags=tuple(tags),
+            guard=guard,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            responses=dict(responses or {}),
+            request_content=request_content,
+            description=description or inspect.getdoc(handler),
+            operation_id=name or handler.__name__,
+        )
+        endpoint.handler = _wrap(handler, endpoint, max_body)  # type: ignore[attr-defined]
+        return endpoint
+
+    return decorate
+
+
+def _wrap(handler: Handler, endpoint: Endpoint, max_body: int | None) -> Callable[[Request], Awaitable[Response]]:  # noqa: E501
+    async def run(request: Request) -> Response:
+        principal = endpoint.guard(request)
+        if principal is not None:
+            request.state.principal = principal
+        call = Call(request, principal)
+        if endpoint.query is not None:
+            call.query = parse_query(request, endpoint.query)
+        if endpoint.body is not None:
+            limit = max_body or request.app.state.kernel.settings.max_request_bytes
+            data = await parse_json(request, limit)
+            if data is None:
+                data = {}
+            call.body = validate(endpoint.body, data, ("body",))
+        result = await handler(call)
+        if isinstance(result, Response):
+            return result
+        if result is None and endpoint.status == 204:
+            return Response(status_code=204)
+        return JSON(result, status_code=endpoint.status)
+
+    return run
+
+
+def routes_from(*endpoints: Endpoint) -> list[APIRoute]:
+    """Group endpoints by path into routes (one route per path, several methods)."""
+    by_path: dict[str, list[Endpoint]] = {}
+    for ep in endpoints:
+        by_path.setdefault(ep.path, []).append(ep)
+    out: list[APIRoute] = []
+    for path, eps in by_path.items():
+        handlers = {ep.method: ep.handler for ep in eps}  # type: ignore[attr-defined]
+
+        async def dispatch(request: Request, handlers: dict[str, Any] = handlers) -> Response:
+            handler = handlers.get(request.method)
+            if handler is None and request.method == "HEAD":
+                handler = handlers.get("GET")
+            if handler is None:
+                raise Problem(
+                    f"Method {request.method} is not allowed here.",
+                    status=405,
+                    headers={"Allow": ", ".join(sorted(handlers))},
+                )
+            return await handler(request)
+
+        methods = sorted({*handlers, *(["HEAD"] if "GET" in handlers else [])})
+        route = APIRoute(path, dispatch, methods=None, name=eps[0].operation_id)
+        route.methods = set(methods)
+        route.endpoints = eps
+        out.append(route)
+    return out
+
+
+def reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSON:
+    return JSON(data, status_code=status, headers=dict(headers or {}))
+
+
+__all__ = ["JSON", "APIRoute", "Call", "Endpoint", "api_route", "dumps", "reply", "routes_from"]

@@ -1,0 +1,100 @@
+"""The one settings object: environment variables and `.env`, validated with pydantic."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./commerce.db"
+SECRET_KEY_FILE = ".commerce-secret-key"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class SectionSettings(BaseSettings):
+    """Base for a plugin's settings section: read from the same environment and `.env`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+
+class Settings(SectionSettings):
+    """The kernel's settings. Unset values mean the embedded default (see API.md)."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str | None = None
+    debug: bool = False
+    allowed_hosts: CsvList = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    cors_allowed_origins: CsvList = Field(default_factory=list)
+    commerce_plugins: CsvList | None = None
+    commerce_disabled_plugins: CsvList = Field(default_factory=list)
+    currency: str = "USD"
+    max_request_bytes: int = 1024 * 1024
+    access_token_ttl: int = 900
+    admin_access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    email_host: str | None = None
+    email_port: int = 25
+    email_use_tls: bool = False
+    email_host_user: str | None = None
+    email_host_password: str | None = None
+    default_from_email: str = "webmaster@localhost"
+    email_file_path: str | None = None
+    log_level: str = "INFO"
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_timeout: float = 10.0
+    task_retry_delay: float = 1.0
+
+    @field_validator(
+        "allowed_hosts", "cors_allowed_origins", "commerce_plugins", "commerce_disabled_plugins",
+        mode="before",
+    )
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("email_host", "redis_url", "secret_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        value = value.strip().upper()
+        if len(value) != 3 or not value.isalpha():
+            raise ValueError("CURRENCY must be an ISO 4217 code such as USD")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded default database (SQLite)."""
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self, *, create: bool = True) -> str:
+        """The signing key: configured, or (embedded default only) generated once into a file."""
+        if self.secret_key:
+            return self.secret_key
+        if not self.embedded:
+            raise RuntimeError("SECRET_KEY is required when DATABASE_URL is set")
+        path = Path(SECRET_KEY_FILE)
+        if path.exists():
+            return path.read_text().strip()
+        if not create:
+            raise RuntimeError("no SECRET_KEY configured")
+        key = secrets.token_urlsafe(48)
+        path.write_text(key + "\n")
+        path.chmod(0o600)
+        return key
