@@ -18,7 +18,12 @@ from commerce_kernel.errors import exception_handlers
 from commerce_kernel.identity import Tokens
 from commerce_kernel.logging import RequestMiddleware, configure_logging
 from commerce_kernel.mail import Mailer, create_mailer
-from commerce_kernel.plugins import Hooks, LoadedPlugin, PluginError, build_plugin_manager, load_plugins  # noqa: E501
+from commerce_kernel.plugins import (
+    LoadedPlugin,
+    PluginError,
+    build_plugin_manager,
+    load_plugins,
+)
 from commerce_kernel.pubsub import PubSub, RedisPubSub
 from commerce_kernel.ratelimit import RateLimiter, RedisRateLimiter
 from commerce_kernel.settings import SectionSettings, Settings
@@ -36,10 +41,18 @@ class Kernel:
         self.plugins = list(plugins)
         self.pm, self.hooks = build_plugin_manager(self.plugins)
         self.sections = self._load_sections()
-        self.db = Database(settings.database_url, pool_size=settings.db_pool_size,
-                           max_overflow=settings.db_max_overflow, timeout=settings.db_timeout)
-        self.tokens = Tokens(settings.resolved_secret_key(), settings.access_token_ttl,
-                             settings.admin_access_token_ttl, settings.refresh_token_ttl)
+        self.db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            timeout=settings.db_timeout,
+        )
+        self.tokens = Tokens(
+            settings.resolved_secret_key(),
+            settings.access_token_ttl,
+            settings.admin_access_token_ttl,
+            settings.refresh_token_ttl,
+        )
         tasks = self.hooks.call_sync("tasks", kernel=self)
         cron = self.hooks.call_sync("cron_jobs", kernel=self)
         self.queue: TaskQueue
@@ -57,8 +70,13 @@ class Kernel:
         self.started = False
 
     @classmethod
-    def load(cls, settings: Settings | None = None, *, plugins: Sequence[str] | None = None,
-             extra_plugins: Iterable[Any] = ()) -> Kernel:
+    def load(
+        cls,
+        settings: Settings | None = None,
+        *,
+        plugins: Sequence[str] | None = None,
+        extra_plugins: Iterable[Any] = (),
+    ) -> Kernel:
         settings = settings or Settings()
         enabled = plugins if plugins is not None else settings.commerce_plugins
         loaded = load_plugins(enabled, settings.commerce_disabled_plugins, extra_plugins)
@@ -102,8 +120,9 @@ class Kernel:
             self.redis = aioredis.Redis.from_url(self.settings.redis_url)
             self.limiter = RedisRateLimiter(self.redis)
         await self.pubsub.start()
-        await self.queue.start(self, run_cron=not self.settings.redis_url if run_cron is None
-                               else run_cron)
+        await self.queue.start(
+            self, run_cron=not self.settings.redis_url if run_cron is None else run_cron
+        )
         await self.hooks.call("startup", kernel=self)
         self.started = True
 
@@ -136,7 +155,9 @@ class Kernel:
         from commerce_kernel.openapi import build_openapi
 
         return build_openapi(
-            routes, title="commerce-kernel API", version=__version__,
+            routes,
+            title="commerce-kernel API",
+            version=__version__,
             plugins=[{"name": p.info.name, "version": p.info.version} for p in self.plugins],
         )
 
@@ -149,8 +170,13 @@ def with_optional_slash(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
         if not path.endswith("/") or path == "/" or isinstance(route, Mount):
             continue
         if isinstance(route, Route):
-            twin = Route(path.rstrip("/"), route.endpoint, methods=route.methods,
-                         name=None, include_in_schema=False)
+            twin = Route(
+                path.rstrip("/"),
+                route.endpoint,
+                methods=route.methods,
+                name=None,
+                include_in_schema=False,
+            )
             twin.app = route.app
             out.append(twin)
         elif isinstance(route, WebSocketRoute):
@@ -158,8 +184,13 @@ def with_optional_slash(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
     return out
 
 
-def create_app(settings: Settings | None = None, *, plugins: Sequence[str] | None = None,
-               extra_plugins: Iterable[Any] = (), kernel: Kernel | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: Sequence[str] | None = None,
+    extra_plugins: Iterable[Any] = (),
+    kernel: Kernel | None = None,
+) -> Starlette:
     """The Starlette app of the enabled plugins, with one lifespan for all shared resources."""
     settings = settings or (kernel.settings if kernel else Settings())
     configure_logging(settings.log_level)
@@ -173,14 +204,25 @@ def create_app(settings: Settings | None = None, *, plugins: Sequence[str] | Non
 
     middleware = [Middleware(RequestMiddleware, allowed_hosts=settings.allowed_hosts)]
     if settings.cors_allowed_origins:
-        middleware.append(Middleware(
-            CORSMiddleware, allow_origins=settings.cors_allowed_origins,
-            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"],
-            allow_credentials=False, max_age=600,
-        ))
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_allowed_origins,
+                allow_methods=["*"],
+                allow_headers=["*"],
+                expose_headers=["X-Request-ID", "Retry-After"],
+                allow_credentials=False,
+                max_age=600,
+            )
+        )
     middleware.extend(kernel.hooks.call_sync("middleware", kernel=kernel))
-    app = Starlette(debug=False, routes=routes, middleware=middleware,
-                    exception_handlers=exception_handlers(), lifespan=lifespan)
+    app = Starlette(
+        debug=False,
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers(),
+        lifespan=lifespan,
+    )
     app.state.kernel = kernel
     app.state.openapi = kernel.openapi(routes)
     return app

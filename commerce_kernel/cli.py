@@ -90,13 +90,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: SECRET_KEY is required when DATABASE_URL is set", file=sys.stderr)
         return 2
     if args.workers > 1 and not settings.redis_url:
-        print("error: --workers > 1 needs REDIS_URL (the in-process queue and pub/sub "
-              "live in one process)", file=sys.stderr)
+        print(
+            "error: --workers > 1 needs REDIS_URL (the in-process queue and pub/sub "
+            "live in one process)",
+            file=sys.stderr,
+        )
         return 2
     _kernel()  # fail fast on plugin errors with one message, before uvicorn starts
-    uvicorn.run("commerce_kernel.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False,
-                proxy_headers=True, lifespan="on")
+    uvicorn.run(
+        "commerce_kernel.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        lifespan="on",
+    )
     return 0
 
 
@@ -105,8 +116,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     kernel = _kernel()
     if not kernel.settings.redis_url:
-        print("error: `commerce worker` needs REDIS_URL; without it tasks run inside "
-              "`commerce serve`", file=sys.stderr)
+        print(
+            "error: `commerce worker` needs REDIS_URL; without it tasks run inside "
+            "`commerce serve`",
+            file=sys.stderr,
+        )
         return 2
     from commerce_kernel.logging import configure_logging
 
@@ -114,8 +128,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with kernel.running(run_cron=False):
-            worker = build_worker(kernel, burst=args.burst, with_cron=not args.no_cron,
-                                  max_jobs=args.max_jobs)
+            worker = build_worker(
+                kernel, burst=args.burst, with_cron=not args.no_cron, max_jobs=args.max_jobs
+            )
             try:
                 await worker.async_run()
             finally:
@@ -137,8 +152,9 @@ def cmd_createsuperuser(args: argparse.Namespace) -> int:
             print("error: the passwords differ", file=sys.stderr)
             return 2
     kernel = _kernel()
-    return asyncio.run(_with_kernel(
-        kernel, lambda k: create_superuser(k, email, password, args.name or "")))
+    return asyncio.run(
+        _with_kernel(kernel, lambda k: create_superuser(k, email, password, args.name or ""))
+    )
 
 
 async def create_superuser(kernel: Any, email: str, password: str | None, name: str = "") -> int:
@@ -155,15 +171,18 @@ async def create_superuser(kernel: Any, email: str, password: str | None, name: 
             verb = "promoted"
         if password:
             try:
-                handled = await kernel.hooks.call("set_password", session=session,
-                                                  account_id=account.id, password=password)
+                handled = await kernel.hooks.call(
+                    "set_password", session=session, account_id=account.id, password=password
+                )
             except Problem as exc:
                 print(f"error: {exc.detail}", file=sys.stderr)
                 await session.rollback()
                 return 2
             if not handled:
-                print("error: no enabled plugin stores passwords (install auth_password)",
-                      file=sys.stderr)
+                print(
+                    "error: no enabled plugin stores passwords (install auth_password)",
+                    file=sys.stderr,
+                )
                 await session.rollback()
                 return 2
     print(f"{verb} admin {account.email} (id {account.id})")
@@ -172,8 +191,16 @@ async def create_superuser(kernel: Any, email: str, password: str | None, name: 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     kernel = _kernel()
-    rows = [{"name": p.info.name, "version": p.info.version, "distribution": p.distribution,
-             "requires": list(p.info.requires), "hooks": sorted(p.hooks)} for p in kernel.plugins]
+    rows = [
+        {
+            "name": p.info.name,
+            "version": p.info.version,
+            "distribution": p.distribution,
+            "requires": list(p.info.requires),
+            "hooks": sorted(p.hooks),
+        }
+        for p in kernel.plugins
+    ]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -230,8 +257,10 @@ def _plugin_command(command: Command) -> Callable[[argparse.Namespace], int]:
         kernel = _kernel()
         result = command.run(args, kernel)
         if asyncio.iscoroutine(result):
+
             async def go(k: Any, coro: Any = result) -> Any:
                 return await coro
+
             result = asyncio.run(_with_kernel(kernel, go))
         return int(result or 0)
 
@@ -240,8 +269,10 @@ def _plugin_command(command: Command) -> Callable[[argparse.Namespace], int]:
 
 def build_parser(plugin_commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="commerce", description="Run and manage a commerce-kernel deployment. "
-        "Settings come from the environment and .env (see README).")
+        prog="commerce",
+        description="Run and manage a commerce-kernel deployment. "
+        "Settings come from the environment and .env (see README).",
+    )
     parser.add_argument("--version", action="version", version=f"commerce-kernel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

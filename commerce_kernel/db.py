@@ -12,7 +12,12 @@ from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -81,8 +86,14 @@ def is_mysql(engine_or_url: AsyncEngine | URL) -> bool:
     return url.get_backend_name() in ("mysql", "mariadb")
 
 
-def create_engine(database_url: str, *, pool_size: int = 10, max_overflow: int = 20,
-                  timeout: float = 10.0, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    database_url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 20,
+    timeout: float = 10.0,
+    echo: bool = False,
+) -> AsyncEngine:
     url = normalize_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
     if is_mysql(url):

@@ -77,7 +77,11 @@ class BadRequest(Problem):
 class Unauthorized(Problem):
     status = 401
 
-    def __init__(self, detail: str | None = "Authentication credentials were not provided or are invalid.", **kw: Any) -> None:  # noqa: E501
+    def __init__(
+        self,
+        detail: str | None = "Authentication credentials were not provided or are invalid.",
+        **kw: Any,
+    ) -> None:
         kw.setdefault("headers", {"WWW-Authenticate": "Bearer"})
         super().__init__(detail, **kw)
 
@@ -118,7 +122,9 @@ class ServiceUnavailable(Problem):
         super().__init__(detail or "A backend this request needs is unavailable.", **kw)
 
 
-def validation_errors(exc: ValidationError, location: Iterable[str | int] = ("body",)) -> list[dict[str, Any]]:  # noqa: E501
+def validation_errors(
+    exc: ValidationError, location: Iterable[str | int] = ("body",)
+) -> list[dict[str, Any]]:
     """pydantic errors as `[{"loc": [...], "msg": ...}]`, never echoing secrets back."""
     out = []
     for err in exc.errors(include_input=False, include_url=False):
@@ -131,7 +137,9 @@ def validation_errors(exc: ValidationError, location: Iterable[str | int] = ("bo
 
 
 def invalid(exc: ValidationError, location: Iterable[str | int] = ("body",)) -> UnprocessableEntity:
-    return UnprocessableEntity("The request has invalid fields.", errors=validation_errors(exc, location))
+    return UnprocessableEntity(
+        "The request has invalid fields.", errors=validation_errors(exc, location)
+    )
 
 
 def problem_response(problem: Problem) -> Response:

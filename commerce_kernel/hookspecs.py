@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from commerce_kernel.plugins import Compose, hookspec
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
     from starlette.middleware import Middleware
     from starlette.routing import BaseRoute
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from commerce_kernel.app import Kernel
     from commerce_kernel.cli import Command
@@ -104,5 +104,16 @@ async def demo_data(kernel: Kernel, session: AsyncSession) -> None:
 
 
 def all_specs() -> list[Any]:
-    return [settings_section, migrations_dir, routes, middleware, tasks, cron_jobs,
-            cli_commands, startup, shutdown, set_password, demo_data]
+    return [
+        settings_section,
+        migrations_dir,
+        routes,
+        middleware,
+        tasks,
+        cron_jobs,
+        cli_commands,
+        startup,
+        shutdown,
+        set_password,
+        demo_data,
+    ]

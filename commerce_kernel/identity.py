@@ -44,7 +44,9 @@ class RefreshToken(Base):
     __table_args__ = (Index("ix_refresh_tokens_family", "family"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     family: Mapped[str] = mapped_column(String(32))
     audience: Mapped[str] = mapped_column(String(32))
@@ -102,7 +104,9 @@ def _hash(token: str) -> str:
 class Tokens:
     """Issues and verifies tokens. One per app, built from the settings at start-up."""
 
-    def __init__(self, secret_key: str, access_ttl: int, admin_access_ttl: int, refresh_ttl: int) -> None:  # noqa: E501
+    def __init__(
+        self, secret_key: str, access_ttl: int, admin_access_ttl: int, refresh_ttl: int
+    ) -> None:
         self._key = OctKey.import_key(hashlib.sha256(secret_key.encode()).digest())
         self.access_ttl = access_ttl
         self.admin_access_ttl = admin_access_ttl
@@ -111,9 +115,16 @@ class Tokens:
     def access_token(self, account_id: int, audience: str) -> tuple[str, int]:
         ttl = self.admin_access_ttl if audience == ADMIN else self.access_ttl
         now = int(time.time())
-        claims = {"sub": str(account_id), "aud": audience, "iat": now, "exp": now + ttl,
-                  "jti": uuid.uuid4().hex}
-        return jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, self._key, algorithms=["HS256"]), ttl  # noqa: E501
+        claims = {
+            "sub": str(account_id),
+            "aud": audience,
+            "iat": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(
+            {"alg": "HS256", "typ": "JWT"}, claims, self._key, algorithms=["HS256"]
+        ), ttl
 
     def verify_access(self, token: str, audience: str) -> Principal:
         try:
@@ -123,8 +134,10 @@ class Tokens:
         claims = decoded.claims
         try:
             jwt.JWTClaimsRegistry(
-                exp={"essential": True}, sub={"essential": True},
-                aud={"essential": True, "value": audience}, leeway=5,
+                exp={"essential": True},
+                sub={"essential": True},
+                aud={"essential": True, "value": audience},
+                leeway=5,
             ).validate(claims)
         except JoseError as exc:
             if claims.get("aud") in AUDIENCES and claims.get("aud") != audience:
@@ -138,15 +151,22 @@ class Tokens:
         except (TypeError, ValueError):
             raise Unauthorized("The access token is invalid.") from None
 
-    async def issue(self, session: AsyncSession, account_id: int, audience: str, family: str | None = None) -> TokenPair:  # noqa: E501
+    async def issue(
+        self, session: AsyncSession, account_id: int, audience: str, family: str | None = None
+    ) -> TokenPair:
         """A new access/refresh pair; the refresh token is stored only as a hash."""
         if audience not in AUDIENCES:
             raise ValueError(audience)
         refresh = secrets.token_urlsafe(32)
-        session.add(RefreshToken(
-            account_id=account_id, token_hash=_hash(refresh), family=family or uuid.uuid4().hex,
-            audience=audience, expires_at=utcnow() + timedelta(seconds=self.refresh_ttl),
-        ))
+        session.add(
+            RefreshToken(
+                account_id=account_id,
+                token_hash=_hash(refresh),
+                family=family or uuid.uuid4().hex,
+                audience=audience,
+                expires_at=utcnow() + timedelta(seconds=self.refresh_ttl),
+            )
+        )
         await session.flush()
         access, ttl = self.access_token(account_id, audience)
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
@@ -155,9 +175,11 @@ class Tokens:
         """Trade a refresh token for a new pair of the same audience. Reusing a used token
         revokes its whole family (someone copied it)."""
         now = utcnow()
-        row = (await session.execute(
-            select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
+            )
+        ).scalar_one_or_none()
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise Unauthorized("The refresh token is invalid or expired.")
         # Mark used with a conditional update so two concurrent refreshes cannot both win.
@@ -171,14 +193,20 @@ class Tokens:
             await session.commit()
             raise Unauthorized("The refresh token was already used; its sessions are revoked.")
         account = await session.get(Account, row.account_id)
-        if account is None or not account.is_active or (row.audience == ADMIN and not account.is_admin):  # noqa: E501
+        if (
+            account is None
+            or not account.is_active
+            or (row.audience == ADMIN and not account.is_admin)
+        ):
             raise Unauthorized("The account is no longer allowed to sign in.")
         return await self.issue(session, row.account_id, row.audience, family=row.family)
 
     async def revoke(self, session: AsyncSession, refresh_token: str) -> None:
-        row = (await session.execute(
-            select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(RefreshToken).where(RefreshToken.token_hash == _hash(refresh_token))
+            )
+        ).scalar_one_or_none()
         if row is not None:
             await self.revoke_family(session, row.family)
 
@@ -191,14 +219,17 @@ class Tokens:
 
 
 async def account_by_email(session: AsyncSession, email: str) -> Account | None:
-    return (await session.execute(
-        select(Account).where(Account.email == normalize_email(email))
-    )).scalar_one_or_none()
+    return (
+        await session.execute(select(Account).where(Account.email == normalize_email(email)))
+    ).scalar_one_or_none()
 
 
-async def create_account(session: AsyncSession, email: str, name: str = "", *, is_admin: bool = False) -> Account:  # noqa: E501
-    account = Account(email=normalize_email(email), name=name.strip(), is_admin=is_admin,
-                      created_at=utcnow())
+async def create_account(
+    session: AsyncSession, email: str, name: str = "", *, is_admin: bool = False
+) -> Account:
+    account = Account(
+        email=normalize_email(email), name=name.strip(), is_admin=is_admin, created_at=utcnow()
+    )
     session.add(account)
     await session.flush()
     return account
@@ -257,7 +288,19 @@ admin.security = "admin"  # type: ignore[attr-defined]
 signed_in.security = "any"  # type: ignore[attr-defined]
 
 __all__: list[Any] = [
-    "ADMIN", "CUSTOMER", "Account", "AccountOut", "Principal", "TokenPair", "Tokens",
-    "TokensWithUser", "account_by_email", "admin", "create_account", "customer",
-    "normalize_email", "public", "signed_in",
+    "ADMIN",
+    "CUSTOMER",
+    "Account",
+    "AccountOut",
+    "Principal",
+    "TokenPair",
+    "Tokens",
+    "TokensWithUser",
+    "account_by_email",
+    "admin",
+    "create_account",
+    "customer",
+    "normalize_email",
+    "public",
+    "signed_in",
 ]

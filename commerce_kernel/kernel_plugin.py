@@ -21,8 +21,9 @@ from commerce_kernel.plugins import Plugin, hookimpl
 from commerce_kernel.routing import JSON, Call, api_route, routes_from
 from commerce_kernel.tasks import Task, TaskContext
 
-plugin = Plugin(name="kernel", version=__version__,
-                description="Accounts, tokens, health, OpenAPI and mail.")
+plugin = Plugin(
+    name="kernel", version=__version__, description="Accounts, tokens, health, OpenAPI and mail."
+)
 
 
 class RefreshIn(BaseModel):
@@ -38,14 +39,20 @@ class Readiness(BaseModel):
     checks: dict[str, str]
 
 
-@api_route("/api/health/", summary="Liveness: 200 while the process runs", tags=["kernel"],
-           response=Health)
+@api_route(
+    "/api/health/", summary="Liveness: 200 while the process runs", tags=["kernel"], response=Health
+)
 async def health(call: Call) -> Any:
     return {"status": "ok"}
 
 
-@api_route("/api/ready/", summary="Readiness: 200 only when the database (and Redis) answer",
-           tags=["kernel"], response=Readiness, responses={503: "A backend is down"})
+@api_route(
+    "/api/ready/",
+    summary="Readiness: 200 only when the database (and Redis) answer",
+    tags=["kernel"],
+    response=Readiness,
+    responses={503: "A backend is down"},
+)
 async def ready(call: Call) -> Any:
     kernel = call.kernel
     checks: dict[str, str] = {}
@@ -61,14 +68,21 @@ async def ready(call: Call) -> Any:
     if kernel.settings.redis_url:
         await check("redis", kernel.queue.ping)
     if any(v != "ok" for v in checks.values()):
-        raise ServiceUnavailable("Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()),
-                                 checks=checks)
+        raise ServiceUnavailable(
+            "Not ready: " + ", ".join(f"{k} {v}" for k, v in checks.items()), checks=checks
+        )
     return {"status": "ok", "checks": checks}
 
 
-@api_route("/api/auth/token/refresh/", "POST", body=RefreshIn, response=TokenPair,
-           summary="Trade a refresh token for a new pair (same audience)", tags=["auth"],
-           responses={401: "Invalid, expired or reused refresh token"})
+@api_route(
+    "/api/auth/token/refresh/",
+    "POST",
+    body=RefreshIn,
+    response=TokenPair,
+    summary="Trade a refresh token for a new pair (same audience)",
+    tags=["auth"],
+    responses={401: "Invalid, expired or reused refresh token"},
+)
 async def refresh(call: Call) -> Any:
     async with call.kernel.db.session() as session:
         pair = await call.kernel.tokens.rotate(session, call.body.refresh_token)
@@ -76,16 +90,27 @@ async def refresh(call: Call) -> Any:
     return pair
 
 
-@api_route("/api/auth/logout/", "POST", body=RefreshIn, status=204,
-           summary="Revoke a refresh token and every token rotated from it", tags=["auth"])
+@api_route(
+    "/api/auth/logout/",
+    "POST",
+    body=RefreshIn,
+    status=204,
+    summary="Revoke a refresh token and every token rotated from it",
+    tags=["auth"],
+)
 async def logout(call: Call) -> Any:
     async with call.kernel.db.transaction() as session:
         await call.kernel.tokens.revoke(session, call.body.refresh_token)
     return None
 
 
-@api_route("/api/auth/me/", guard=signed_in, response=AccountOut,
-           summary="The signed-in account", tags=["auth"])
+@api_route(
+    "/api/auth/me/",
+    guard=signed_in,
+    response=AccountOut,
+    summary="The signed-in account",
+    tags=["auth"],
+)
 async def me(call: Call) -> Any:
     async with call.kernel.db.session() as session:
         account = await session.get(Account, call.account_id)
@@ -111,8 +136,9 @@ DOCS_JS = """window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#sw
 
 
 async def docs(request: Request) -> Response:
-    return HTMLResponse(DOCS_HTML, headers={"Content-Security-Policy":
-                                            "default-src 'self'; img-src 'self' data:"})
+    return HTMLResponse(
+        DOCS_HTML, headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:"}
+    )
 
 
 async def docs_js(request: Request) -> Response:
@@ -134,8 +160,11 @@ def routes(kernel: Any) -> list[BaseRoute]:
         Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         Route("/api/docs/", docs, methods=["GET"], include_in_schema=False),
         Route("/api/docs/init.js", docs_js, methods=["GET"], include_in_schema=False),
-        Mount("/api/docs/static", StaticFiles(directory=str(swagger_ui.static_path)),
-              name="docs-static"),
+        Mount(
+            "/api/docs/static",
+            StaticFiles(directory=str(swagger_ui.static_path)),
+            name="docs-static",
+        ),
     ]
 
 

@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from commerce_kernel.errors import BadRequest, problem_response, unexpected_response
 
-request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)  # noqa: E501
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
 access_logger = logging.getLogger("commerce.access")
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -131,7 +133,10 @@ class RequestMiddleware:
         finally:
             principal = scope.get("state", {}).get("principal")
             access_logger.info(
-                "%s %s %s", scope.get("method", "WS"), scope.get("path"), status,
+                "%s %s %s",
+                scope.get("method", "WS"),
+                scope.get("path"),
+                status,
                 extra={
                     "method": scope.get("method", "WEBSOCKET"),
                     "path": scope.get("path"),

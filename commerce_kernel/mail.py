@@ -65,8 +65,12 @@ class LogMailer(Mailer):
 
     async def deliver(self, msg: EmailMessage) -> None:
         self.sent.append(msg)
-        logger.info("mail to %s: %s\n%s", msg["To"], msg["Subject"], msg.get_content()
-                    if not msg.is_multipart() else msg.get_body(("plain",)).get_content())
+        logger.info(
+            "mail to %s: %s\n%s",
+            msg["To"],
+            msg["Subject"],
+            msg.get_content() if not msg.is_multipart() else msg.get_body(("plain",)).get_content(),
+        )
 
 
 class FileMailer(Mailer):
@@ -84,8 +88,16 @@ class FileMailer(Mailer):
 
 
 class SMTPMailer(Mailer):
-    def __init__(self, default_from: str, host: str, port: int, use_tls: bool,
-                 username: str | None, password: str | None, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        default_from: str,
+        host: str,
+        port: int,
+        use_tls: bool,
+        username: str | None,
+        password: str | None,
+        timeout: float = 20.0,
+    ) -> None:
         super().__init__(default_from)
         self.host, self.port, self.use_tls = host, port, use_tls
         self.username, self.password, self.timeout = username, password, timeout
@@ -107,9 +119,14 @@ class SMTPMailer(Mailer):
 
 def create_mailer(settings: Settings) -> Mailer:
     if settings.email_host:
-        return SMTPMailer(settings.default_from_email, settings.email_host, settings.email_port,
-                          settings.email_use_tls, settings.email_host_user,
-                          settings.email_host_password)
+        return SMTPMailer(
+            settings.default_from_email,
+            settings.email_host,
+            settings.email_port,
+            settings.email_use_tls,
+            settings.email_host_user,
+            settings.email_host_password,
+        )
     if settings.email_file_path:
         return FileMailer(settings.default_from_email, settings.email_file_path)
     return LogMailer(settings.default_from_email)

@@ -40,7 +40,7 @@ def plugin_dirs(kernel: Kernel, *, installed: bool = True) -> dict[str, Path]:
                 fn = getattr(module, "migrations_dir", None)
                 if fn is not None and fn() is not None:
                     dirs.setdefault(f"~{name}", Path(fn()))
-            except Exception:  # noqa: S112 - an unloadable disabled plugin adds no revisions
+            except Exception:
                 continue
     return dirs
 
@@ -154,14 +154,17 @@ def _revision_sync(connection: Connection, kernel: Kernel, plugin: str, message:
         head = script.get_revision(f"{plugin}@head")
     except Exception:
         head = None
-    kwargs: dict[str, Any] = {"autogenerate": True, "message": message,
-                              "version_path": str(dirs[plugin])}
+    kwargs: dict[str, Any] = {
+        "autogenerate": True,
+        "message": message,
+        "version_path": str(dirs[plugin]),
+    }
     existing = sorted(p.name for p in dirs[plugin].glob(f"{plugin}_*.py"))
     kwargs["rev_id"] = f"{plugin}_{len(existing) + 1:04d}"
     if head is None:
         kwargs["head"] = "base"
         kwargs["branch_label"] = plugin
-        requires = [p for p in kernel.plugins if p.info.name == plugin][0].info.requires
+        requires = next(p for p in kernel.plugins if p.info.name == plugin).info.requires
         deps = []
         for req in ("kernel", *requires):
             if req in dirs:

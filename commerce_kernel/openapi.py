@@ -38,9 +38,14 @@ PROBLEM_SCHEMA = {
 }
 
 _STANDARD = {
-    400: "Malformed request", 401: "Missing or invalid credentials",
-    403: "Authenticated but not allowed", 404: "Not found", 409: "Conflict with current state",
-    413: "Request body too large", 422: "Validation failed", 429: "Rate limited",
+    400: "Malformed request",
+    401: "Missing or invalid credentials",
+    403: "Authenticated but not allowed",
+    404: "Not found",
+    409: "Conflict with current state",
+    413: "Request body too large",
+    422: "Validation failed",
+    429: "Rate limited",
     503: "A backend is unavailable",
 }
 
@@ -81,16 +86,22 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     if ep.query is not None:
         for name, field in ep.query.model_fields.items():
             schema = TypeAdapter(field.annotation).json_schema()
-            param: dict[str, Any] = {"name": field.alias or name, "in": "query",
-                                     "required": field.is_required(), "schema": schema}
+            param: dict[str, Any] = {
+                "name": field.alias or name,
+                "in": "query",
+                "required": field.is_required(),
+                "schema": schema,
+            }
             if field.description:
                 param["description"] = field.description
             params.append(param)
     if params:
         op["parameters"] = params
     if ep.body is not None:
-        op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": schemas.ref(ep.body, "validation")}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.ref(ep.body, "validation")}},
+        }
     elif ep.request_content:
         op["requestBody"] = {"required": True, "content": ep.request_content}
     responses: dict[str, Any] = {}
@@ -111,9 +122,13 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         desc = ep.responses.get(code) or _STANDARD.get(code, "Error")
         entry: dict[str, Any] = {"description": desc}
         if code >= 400:
-            entry["content"] = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}  # noqa: E501
+            entry["content"] = {
+                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+            }
         elif code in (200, 201) and ep.response is not None:
-            entry["content"] = {"application/json": {"schema": schemas.ref(ep.response, "serialization")}}  # noqa: E501
+            entry["content"] = {
+                "application/json": {"schema": schemas.ref(ep.response, "serialization")}
+            }
         responses[str(code)] = entry
     if security == "customer":
         op.setdefault("description", "")
@@ -124,30 +139,40 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     return op
 
 
-def build_openapi(routes: Iterable[BaseRoute], *, title: str, version: str,
-                  plugins: list[dict[str, str]]) -> dict[str, Any]:
+def build_openapi(
+    routes: Iterable[BaseRoute], *, title: str, version: str, plugins: list[dict[str, str]]
+) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
     websockets = []
     for route in routes:
         if isinstance(route, APIRoute) and route.include_in_schema:
             for ep in route.endpoints:
-                paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = _operation(ep, schemas)  # noqa: E501
+                paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = _operation(
+                    ep, schemas
+                )
         elif isinstance(route, WebSocketRoute) and getattr(route, "include_in_schema", True):
-            websockets.append({"path": route.path, "name": route.name,
-                               "description": (route.endpoint.__doc__ or "").strip()})
+            websockets.append(
+                {
+                    "path": route.path,
+                    "name": route.name,
+                    "description": (route.endpoint.__doc__ or "").strip(),
+                }
+            )
     desc = "Loaded plugins: " + ", ".join(f"{p['name']} {p['version']}" for p in plugins) + "."
     if websockets:
         desc += "\n\nWebSocket endpoints:\n" + "\n".join(
-            f"- `{w['path']}`: {w['description']}" for w in websockets)
+            f"- `{w['path']}`: {w['description']}" for w in websockets
+        )
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": desc},
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(schemas.defs.items())),
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "bearerFormat": "JWT"}},
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
         },
         "x-plugins": plugins,
         "x-websockets": websockets,

@@ -174,9 +174,7 @@ def load_plugins(
         for req in item.info.requires:
             if req not in loaded:
                 why = "disabled" if req in disabled or req in eps else "not installed"
-                raise PluginError(
-                    f"plugin {name!r} requires plugin {req!r}, which is {why}"
-                )
+                raise PluginError(f"plugin {name!r} requires plugin {req!r}, which is {why}")
         graph[name] = set(item.info.requires) | ({"kernel"} if name != "kernel" else set())
     sorter = graphlib.TopologicalSorter(graph)
     try:
@@ -312,9 +310,7 @@ def build_plugin_manager(plugins: Sequence[LoadedPlugin]) -> tuple[pluggy.Plugin
             for impl in caller.get_hookimpls():
                 if impl.plugin_name != item.info.name:
                     continue
-                wrong = [
-                    a for a in impl.argnames if a not in caller.spec.argnames
-                ]
+                wrong = [a for a in impl.argnames if a not in caller.spec.argnames]
                 if wrong:  # pragma: no cover - pluggy refuses this at register()
                     raise PluginError(f"plugin {item.info.name!r}: {caller.name} takes {wrong}")
     try:

@@ -138,7 +138,7 @@ class RedisPubSub(PubSub):
                 msg = await self._pubsub.get_message(timeout=1.0)
                 if msg is None or msg.get("type") != "message":
                     continue
-                channel = msg["channel"].decode()[len(self.PREFIX):]
+                channel = msg["channel"].decode()[len(self.PREFIX) :]
                 self._fan_out(channel, orjson.loads(msg["data"]))
             except asyncio.CancelledError:
                 raise

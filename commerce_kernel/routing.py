@@ -193,7 +193,9 @@ def api_route(
     return decorate
 
 
-def _wrap(handler: Handler, endpoint: Endpoint, max_body: int | None) -> Callable[[Request], Awaitable[Response]]:  # noqa: E501
+def _wrap(
+    handler: Handler, endpoint: Endpoint, max_body: int | None
+) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         principal = endpoint.guard(request)
         if principal is not None:

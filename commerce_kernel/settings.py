@@ -58,7 +58,10 @@ class Settings(SectionSettings):
     task_retry_delay: float = 1.0
 
     @field_validator(
-        "allowed_hosts", "cors_allowed_origins", "commerce_plugins", "commerce_disabled_plugins",
+        "allowed_hosts",
+        "cors_allowed_origins",
+        "commerce_plugins",
+        "commerce_disabled_plugins",
         mode="before",
     )
     @classmethod

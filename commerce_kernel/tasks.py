@@ -82,7 +82,9 @@ def _matches(value: int, spec: set[int] | int | None) -> bool:
 class TaskQueue:
     """What plugins call: `await kernel.queue.enqueue("catalog.import_chunk", job_id, 3)`."""
 
-    def __init__(self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float) -> None:  # noqa: E501
+    def __init__(
+        self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float
+    ) -> None:
         self.tasks = {t.name: t for t in tasks}
         self.cron = list(cron)
         self.default_backoff = default_backoff
@@ -94,8 +96,9 @@ class TaskQueue:
         except KeyError:
             raise LookupError(f"no task named {name!r} is registered") from None
 
-    async def enqueue(self, name: str, *args: Any, job_id: str | None = None,
-                      defer_by: float | None = None) -> str | None:
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> str | None:
         """Queue `name(*args)`; returns the job id, or None when `job_id` is already queued."""
         raise NotImplementedError
 
@@ -116,16 +119,22 @@ class TaskQueue:
 class InProcessQueue(TaskQueue):
     """The embedded default: jobs run as asyncio tasks in this process, with the same retries."""
 
-    def __init__(self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float,
-                 concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        cron: Iterable[CronJob],
+        default_backoff: float,
+        concurrency: int = 4,
+    ) -> None:
         super().__init__(tasks, cron, default_backoff)
         self._pending: dict[str, asyncio.Task[None]] = {}
         self._sem = asyncio.Semaphore(concurrency)
         self._cron_task: asyncio.Task[None] | None = None
         self.failed: list[tuple[str, str, BaseException]] = []
 
-    async def enqueue(self, name: str, *args: Any, job_id: str | None = None,
-                      defer_by: float | None = None) -> str | None:
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> str | None:
         task = self.task(name)
         job_id = job_id or uuid.uuid4().hex
         if job_id in self._pending:
@@ -149,13 +158,24 @@ class InProcessQueue(TaskQueue):
                 except Exception as exc:
                     final = isinstance(exc, GiveUp) or attempt == task.max_tries
                     if final:
-                        logger.error("task %s (%s) failed after %d tries", task.name, job_id,
-                                     attempt, exc_info=exc)
+                        logger.error(
+                            "task %s (%s) failed after %d tries",
+                            task.name,
+                            job_id,
+                            attempt,
+                            exc_info=exc,
+                        )
                         self.failed.append((task.name, job_id, exc))
                         return
                     delay = retry_delay(task, attempt, self.default_backoff)
-                    logger.warning("task %s (%s) try %d failed: %s; retrying in %.2fs",
-                                   task.name, job_id, attempt, exc, delay)
+                    logger.warning(
+                        "task %s (%s) try %d failed: %s; retrying in %.2fs",
+                        task.name,
+                        job_id,
+                        attempt,
+                        exc,
+                        delay,
+                    )
                     await asyncio.sleep(delay)
         finally:
             self._pending.pop(job_id, None)
@@ -175,16 +195,20 @@ class InProcessQueue(TaskQueue):
             if now != last:
                 last = now
                 for job in self.cron:
-                    if (_matches(now.hour, job.hour) and _matches(now.minute, job.minute)
-                            and _matches(now.second, job.second)):
+                    if (
+                        _matches(now.hour, job.hour)
+                        and _matches(now.minute, job.minute)
+                        and _matches(now.second, job.second)
+                    ):
                         await self._cron_run(job)
             await asyncio.sleep(0.25)
 
     async def _cron_run(self, job: CronJob) -> None:
         assert self.kernel is not None
         try:
-            await asyncio.wait_for(job.func(TaskContext(self.kernel, f"cron:{job.name}", 1)),
-                                   job.timeout)
+            await asyncio.wait_for(
+                job.func(TaskContext(self.kernel, f"cron:{job.name}", 1)), job.timeout
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -198,7 +222,7 @@ class InProcessQueue(TaskQueue):
         if pending:
             # Let running jobs finish briefly; unfinished embedded jobs are lost with the
             # process, which is why durable work keeps its own outbox/job rows.
-            done, not_done = await asyncio.wait(pending, timeout=5)
+            _, not_done = await asyncio.wait(pending, timeout=5)
             for t in not_done:
                 t.cancel()
             await asyncio.gather(*not_done, return_exceptions=True)
@@ -212,8 +236,9 @@ class InProcessQueue(TaskQueue):
 class ArqQueue(TaskQueue):
     """Production: jobs go to Redis and run in `commerce worker` processes (arq)."""
 
-    def __init__(self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float,
-                 redis_url: str) -> None:
+    def __init__(
+        self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float, redis_url: str
+    ) -> None:
         super().__init__(tasks, cron, default_backoff)
         self.redis_url = redis_url
         self.pool: ArqRedis | None = None
@@ -231,12 +256,14 @@ class ArqQueue(TaskQueue):
         if self.pool is not None:
             await self.pool.aclose()
 
-    async def enqueue(self, name: str, *args: Any, job_id: str | None = None,
-                      defer_by: float | None = None) -> str | None:
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> str | None:
         self.task(name)
         assert self.pool is not None, "the queue is not started"
-        job = await self.pool.enqueue_job(name, *args, _job_id=job_id, _defer_by=defer_by,
-                                          _queue_name=QUEUE_NAME)
+        job = await self.pool.enqueue_job(
+            name, *args, _job_id=job_id, _defer_by=defer_by, _queue_name=QUEUE_NAME
+        )
         return job.job_id if job is not None else None
 
     async def ping(self) -> None:
@@ -254,7 +281,7 @@ class ArqQueue(TaskQueue):
                 if not await self.pool.zcard(QUEUE_NAME):
                     break
                 await asyncio.sleep(0.05)
-        await worker.close()
+        # Not worker.close(): that would close the queue's own Redis pool.
 
 
 @dataclass
@@ -276,8 +303,14 @@ def _arq_function(task: Task, default_backoff: float) -> Any:
             if attempt >= task.max_tries:
                 raise
             delay = retry_delay(task, attempt, default_backoff)
-            logger.warning("task %s (%s) try %d failed: %s; retrying in %.2fs",
-                           task.name, ctx["job_id"], attempt, exc, delay)
+            logger.warning(
+                "task %s (%s) try %d failed: %s; retrying in %.2fs",
+                task.name,
+                ctx["job_id"],
+                attempt,
+                exc,
+                delay,
+            )
             raise Retry(defer=delay) from exc
 
     return func(run, name=task.name, max_tries=task.max_tries, timeout=task.timeout)
@@ -290,12 +323,26 @@ def _arq_cron(job: CronJob) -> Any:
         await job.func(TaskContext(ctx["kernel"], ctx.get("job_id", job.name), 1))
 
     run.__qualname__ = job.name
-    return cron(run, name=job.name, hour=job.hour, minute=job.minute, second=job.second,
-                run_at_startup=job.run_at_startup, unique=True, timeout=job.timeout)
+    return cron(
+        run,
+        name=job.name,
+        hour=job.hour,
+        minute=job.minute,
+        second=job.second,
+        run_at_startup=job.run_at_startup,
+        unique=True,
+        timeout=job.timeout,
+    )
 
 
-def build_worker(kernel: Kernel, *, burst: bool = False, pool: ArqRedis | None = None,
-                 max_jobs: int = 10, with_cron: bool = False) -> Any:
+def build_worker(
+    kernel: Kernel,
+    *,
+    burst: bool = False,
+    pool: ArqRedis | None = None,
+    max_jobs: int = 10,
+    with_cron: bool = False,
+) -> Any:
     """An arq Worker running every enabled plugin's tasks (and cron jobs when asked)."""
     from arq import Worker
     from arq.connections import RedisSettings

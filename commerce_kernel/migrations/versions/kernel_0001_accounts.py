@@ -39,8 +39,12 @@ def upgrade() -> None:
         sa.Column("expires_at", commerce_kernel.db.UTCDateTime(), nullable=False),
         sa.Column("used_at", commerce_kernel.db.UTCDateTime(), nullable=True),
         sa.Column("revoked_at", commerce_kernel.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], ondelete="CASCADE",
-                                name=op.f("fk_refresh_tokens_account_id_accounts")),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_refresh_tokens_account_id_accounts"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_refresh_tokens_token_hash")),
     )
