@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture(scope="session")
+def commerce_plugins():
+    return ["catalog"]
