@@ -509,6 +509,20 @@ def spawn(deployment: Deployment) -> Iterator[Callable[..., ServerProcess]]:
             p.log.unlink()
 
 
+class _InLoopServer:
+    """uvicorn's Server without its signal handlers (they belong to the test runner)."""
+
+    def __new__(cls, config: Any) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        return Server(config)
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def live_server(deployment: Deployment) -> AsyncIterator[str]:
     """The app served by a real uvicorn in this event loop (for WebSocket clients): its URL."""
@@ -523,7 +537,7 @@ async def live_server(deployment: Deployment) -> AsyncIterator[str]:
         log_level="warning",
         ws="websockets",
     )
-    server = uvicorn.Server(config)
+    server = _InLoopServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -533,7 +547,12 @@ async def live_server(deployment: Deployment) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await task
+        try:
+            await asyncio.wait_for(asyncio.shield(task), 5)
+        except TimeoutError:
+            # A handler that never notices its client left must not hang the test run.
+            server.force_exit = True
+            await asyncio.wait_for(task, 5)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
