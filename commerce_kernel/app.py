@@ -36,9 +36,17 @@ class Kernel:
     """Settings, plugins and shared resources of one process. Plugins reach it as
     `request.app.state.kernel`, `call.kernel` in handlers, or the `kernel` hook argument."""
 
-    def __init__(self, settings: Settings, plugins: Sequence[LoadedPlugin]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        plugins: Sequence[LoadedPlugin],
+        overrides: dict[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.plugins = list(plugins)
+        # Values given in code (tests, embedding) beat the environment for sections too.
+        self.overrides = {k.lower(): v for k, v in (overrides or {}).items()}
+        self.state: dict[str, Any] = {}  # per-deployment plugin state (caches, clients)
         self.pm, self.hooks = build_plugin_manager(self.plugins)
         self.sections = self._load_sections()
         self.db = Database(
@@ -60,8 +68,10 @@ class Kernel:
         self.limiter: RateLimiter
         self.redis: Any = None
         if settings.redis_url:
-            self.queue = ArqQueue(tasks, cron, settings.task_retry_delay, settings.redis_url)
-            self.pubsub = RedisPubSub(settings.redis_url)
+            self.queue = ArqQueue(
+                tasks, cron, settings.task_retry_delay, settings.redis_url, settings.redis_prefix
+            )
+            self.pubsub = RedisPubSub(settings.redis_url, settings.redis_prefix)
         else:
             self.queue = InProcessQueue(tasks, cron, settings.task_retry_delay)
             self.pubsub = PubSub()
@@ -89,8 +99,9 @@ class Kernel:
             if result is None:
                 continue
             name, model = result
+            given = {k: v for k, v in self.overrides.items() if k in model.model_fields}
             try:
-                sections[name] = model()
+                sections[name] = model(**given)
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
@@ -118,7 +129,7 @@ class Kernel:
             import redis.asyncio as aioredis
 
             self.redis = aioredis.Redis.from_url(self.settings.redis_url)
-            self.limiter = RedisRateLimiter(self.redis)
+            self.limiter = RedisRateLimiter(self.redis, self.settings.redis_prefix)
         await self.pubsub.start()
         await self.queue.start(
             self, run_cron=not self.settings.redis_url if run_cron is None else run_cron

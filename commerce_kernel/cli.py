@@ -107,6 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=True,
         lifespan="on",
+        ws="websockets-sansio",
     )
     return 0
 
@@ -172,7 +173,11 @@ async def create_superuser(kernel: Any, email: str, password: str | None, name: 
         if password:
             try:
                 handled = await kernel.hooks.call(
-                    "set_password", session=session, account_id=account.id, password=password
+                    "set_password",
+                    kernel=kernel,
+                    session=session,
+                    account_id=account.id,
+                    password=password,
                 )
             except Problem as exc:
                 print(f"error: {exc.detail}", file=sys.stderr)

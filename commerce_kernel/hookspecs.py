@@ -88,7 +88,9 @@ async def shutdown(kernel: Kernel) -> None:
 
 
 @hookspec(Compose.FIRST)
-async def set_password(session: AsyncSession, account_id: int, password: str) -> bool | None:
+async def set_password(
+    kernel: Kernel, session: AsyncSession, account_id: int, password: str
+) -> bool | None:
     """Store a password credential for an account, inside the caller's transaction.
 
     The first plugin that handles passwords returns True (`auth_password` does); used by

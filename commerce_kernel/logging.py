@@ -36,15 +36,27 @@ class JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        rid = request_id_var.get()
-        if rid:
-            data["request_id"] = rid
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 data[key] = value
         if record.exc_info:
             data["traceback"] = "".join(traceback.format_exception(*record.exc_info))
         return orjson.dumps(data, default=str).decode()
+
+
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Stamp the request id when the record is made, not when a handler formats it later.
+    record = _base_factory(*args, **kwargs)
+    rid = request_id_var.get()
+    if rid:
+        record.request_id = rid
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -107,14 +107,16 @@ def configure_context(context: Any) -> None:
 
 
 def _import_models(kernel: Kernel) -> None:
+    """Import each plugin package's `models` module so autogenerate sees every table."""
     for p in kernel.plugins:
-        base = getattr(p.module, "__name__", None)
-        if base and base != "commerce_kernel.kernel_plugin":
-            try:
-                importlib.import_module(f"{base}.models")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{base}.models":
-                    raise
+        module = p.module
+        if not hasattr(module, "__path__"):  # a plain module declares its tables itself
+            continue
+        try:
+            importlib.import_module(f"{module.__name__}.models")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{module.__name__}.models":
+                raise
     importlib.import_module("commerce_kernel.identity")
 
 

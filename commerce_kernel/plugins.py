@@ -288,6 +288,10 @@ def _compose(compose: Compose, results: list[Any], value: Any) -> Any:
     return None
 
 
+def _one_line(exc: Exception) -> str:
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def build_plugin_manager(plugins: Sequence[LoadedPlugin]) -> tuple[pluggy.PluginManager, Hooks]:
     """Register specs (the kernel's and every plugin's), then implementations, validated."""
     from commerce_kernel import hookspecs
@@ -297,11 +301,12 @@ def build_plugin_manager(plugins: Sequence[LoadedPlugin]) -> tuple[pluggy.Plugin
     for item in plugins:
         if item.info.hookspecs is not None:
             pm.add_hookspecs(item.info.hookspecs)
+    specs = {name for name in dir(pm.hook) if not name.startswith("_")}
     for item in plugins:
         try:
             pm.register(item.module, name=item.info.name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {item.info.name!r}: {exc}") from exc
+            raise PluginError(f"plugin {item.info.name!r}: {_one_line(exc)}") from exc
     for item in plugins:
         for caller in pm.get_hookcallers(item.module) or []:
             if caller.spec is None:
@@ -313,9 +318,23 @@ def build_plugin_manager(plugins: Sequence[LoadedPlugin]) -> tuple[pluggy.Plugin
                 wrong = [a for a in impl.argnames if a not in caller.spec.argnames]
                 if wrong:  # pragma: no cover - pluggy refuses this at register()
                     raise PluginError(f"plugin {item.info.name!r}: {caller.name} takes {wrong}")
+    for item in plugins:
+        for attr in specs:
+            # `import pkg.routes` rebinds `pkg.routes`: a hook function of that name vanishes.
+            if isinstance(getattr(item.module, attr, None), ModuleType) and item.info.name not in [
+                i.plugin_name for i in getattr(pm.hook, attr).get_hookimpls()
+            ]:
+                logger.warning(
+                    "plugin %r: `%s` is a submodule and no `%s` hook is implemented; if one was "
+                    "meant, the submodule import hid it (use @hookimpl(specname=%r))",
+                    item.info.name,
+                    attr,
+                    attr,
+                    attr,
+                )
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) if exc.plugin is not None else None
-        raise PluginError(f"plugin {name!r}: {exc}") from exc
+        raise PluginError(f"plugin {name!r}: {_one_line(exc)}") from exc
     return pm, Hooks(pm, [p.info.name for p in plugins])

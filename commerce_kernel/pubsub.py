@@ -90,11 +90,10 @@ class PubSub:
 class RedisPubSub(PubSub):
     """Redis pub/sub: one connection per process, fanned out to local subscribers."""
 
-    PREFIX = "commerce:ps:"
-
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, prefix: str = "commerce:") -> None:
         super().__init__()
         self.redis_url = redis_url
+        self.PREFIX = f"{prefix}ps:"
         self._redis: Any = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None

@@ -26,6 +26,14 @@ class RateLimiter:
             return max(1, int(window - (now - start)) + 1)
         return None
 
+    async def retry_after(self, key: str, limit: int, window: float) -> int | None:
+        """Seconds to wait if `key` is already over `limit` (without counting), else None."""
+        now = time.monotonic()
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= window or count < limit:
+            return None
+        return max(1, int(window - (now - start)) + 1)
+
     async def count(self, key: str, window: float) -> int:
         now = time.monotonic()
         start, count = self._windows.get(key, (now, 0))
@@ -38,11 +46,10 @@ class RateLimiter:
 class RedisRateLimiter(RateLimiter):
     """Counters in Redis (INCR + EXPIRE in one transaction), so limits hold across processes."""
 
-    PREFIX = "commerce:rl:"
-
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Any, prefix: str = "commerce:") -> None:
         super().__init__()
         self.redis = redis
+        self.PREFIX = f"{prefix}rl:"
 
     async def hit(self, key: str, limit: int, window: float) -> int | None:
         k = self.PREFIX + key
@@ -54,6 +61,16 @@ class RedisRateLimiter(RateLimiter):
         if count > limit:
             return max(1, int(ttl))
         return None
+
+    async def retry_after(self, key: str, limit: int, window: float) -> int | None:
+        k = self.PREFIX + key
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(k)
+            pipe.ttl(k)
+            count, ttl = await pipe.execute()
+        if count is None or int(count) < limit:
+            return None
+        return max(1, int(ttl))
 
     async def count(self, key: str, window: float) -> int:
         value = await self.redis.get(self.PREFIX + key)

@@ -65,11 +65,12 @@ def migrations_dir() -> Path:
     return Path(__file__).parent / "migrations" / "versions"
 
 
-@hookimpl
-def routes(kernel: Any) -> list[Any]:
-    from commerce_{name}.routes import routes as plugin_routes
+# Not named `routes`: importing the `routes` submodule would rebind that package attribute.
+@hookimpl(specname="routes")
+def add_routes(kernel: Any) -> list[Any]:
+    from commerce_{name}.routes import routes
 
-    return plugin_routes()
+    return routes()
 ''',
     "commerce_{name}/models.py": '''"""The {name} plugin's tables."""
 

@@ -33,6 +33,7 @@ class Settings(SectionSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
+    redis_prefix: str = "commerce:"
     secret_key: str | None = None
     debug: bool = False
     allowed_hosts: CsvList = Field(default_factory=lambda: ["localhost", "127.0.0.1"])

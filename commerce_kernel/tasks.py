@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("commerce.tasks")
 
-QUEUE_NAME = "commerce:queue"
-
 
 @dataclass(frozen=True)
 class TaskContext:
@@ -99,7 +97,8 @@ class TaskQueue:
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> str | None:
-        """Queue `name(*args)`; returns the job id, or None when `job_id` is already queued."""
+        """Queue `name(*args)`; returns the job id, or None while a job with `job_id` is queued
+        or running (the same id may be queued again once it has finished)."""
         raise NotImplementedError
 
     async def start(self, kernel: Kernel, *, run_cron: bool) -> None:
@@ -237,10 +236,16 @@ class ArqQueue(TaskQueue):
     """Production: jobs go to Redis and run in `commerce worker` processes (arq)."""
 
     def __init__(
-        self, tasks: Iterable[Task], cron: Iterable[CronJob], default_backoff: float, redis_url: str
+        self,
+        tasks: Iterable[Task],
+        cron: Iterable[CronJob],
+        default_backoff: float,
+        redis_url: str,
+        prefix: str = "commerce:",
     ) -> None:
         super().__init__(tasks, cron, default_backoff)
         self.redis_url = redis_url
+        self.queue_name = f"{prefix}queue"
         self.pool: ArqRedis | None = None
 
     async def start(self, kernel: Kernel, *, run_cron: bool) -> None:
@@ -250,7 +255,7 @@ class ArqQueue(TaskQueue):
         await super().start(kernel, run_cron=run_cron)
         settings = RedisSettings.from_dsn(self.redis_url)
         settings.conn_retries = 0
-        self.pool = await create_pool(settings, default_queue_name=QUEUE_NAME)
+        self.pool = await create_pool(settings, default_queue_name=self.queue_name)
 
     async def stop(self) -> None:
         if self.pool is not None:
@@ -261,10 +266,17 @@ class ArqQueue(TaskQueue):
     ) -> str | None:
         self.task(name)
         assert self.pool is not None, "the queue is not started"
+        # Job ids live in this deployment's namespace, so deployments can share a Redis.
         job = await self.pool.enqueue_job(
-            name, *args, _job_id=job_id, _defer_by=defer_by, _queue_name=QUEUE_NAME
+            name,
+            *args,
+            _job_id=f"{self.queue_name}:{job_id}" if job_id else None,
+            _defer_by=defer_by,
+            _queue_name=self.queue_name,
         )
-        return job.job_id if job is not None else None
+        if job is None:
+            return None
+        return job_id or job.job_id
 
     async def ping(self) -> None:
         assert self.pool is not None
@@ -278,7 +290,7 @@ class ArqQueue(TaskQueue):
             while True:
                 await worker.async_run()
                 # Retried jobs are deferred; wait for them too.
-                if not await self.pool.zcard(QUEUE_NAME):
+                if not await self.pool.zcard(self.queue_name):
                     break
                 await asyncio.sleep(0.05)
         # Not worker.close(): that would close the queue's own Redis pool.
@@ -348,12 +360,13 @@ def build_worker(
     from arq.connections import RedisSettings
 
     queue = kernel.queue
+    assert isinstance(queue, ArqQueue)
     functions = [_arq_function(t, queue.default_backoff) for t in queue.tasks.values()]
     cron_jobs = [_arq_cron(j) for j in queue.cron] if with_cron else None
     assert kernel.settings.redis_url
     return Worker(
         functions,
-        queue_name=QUEUE_NAME,
+        queue_name=queue.queue_name,
         cron_jobs=cron_jobs,
         redis_settings=RedisSettings.from_dsn(kernel.settings.redis_url),
         redis_pool=pool,
@@ -361,6 +374,6 @@ def build_worker(
         handle_signals=not burst,
         ctx={"kernel": kernel},
         max_jobs=max_jobs,
-        keep_result=3600,
+        keep_result=0,  # a finished job id may be queued again, as in-process
         poll_delay=0.05 if burst else 0.2,
     )

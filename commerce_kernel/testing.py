@@ -132,7 +132,11 @@ class Deployment:
                 if table.name in _existing_tables(self.kernel):
                     await session.execute(delete(table))
         if self.kernel.redis is not None:
-            await self.kernel.redis.flushdb()
+            # Only this run's keys: other test runs may share the Redis database.
+            prefix = self.kernel.settings.redis_prefix
+            keys = [k async for k in self.kernel.redis.scan_iter(match=f"{prefix}*", count=1000)]
+            if keys:
+                await self.kernel.redis.delete(*keys)
         else:
             self.kernel.limiter._windows.clear()
         self.kernel.mailer.sent.clear()
@@ -161,6 +165,7 @@ def deployment_env(
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "TASK_RETRY_DELAY": "0.05",
         "LOG_LEVEL": "WARNING",
+        "REDIS_PREFIX": f"ct{os.getpid()}:{next(_counter)}:",
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
@@ -187,7 +192,7 @@ class _Deployments:
         settings = Settings(**{k.lower(): v for k, v in env.items()})
         names = ["kernel", *plugins, *[m.plugin.name for m in extra_plugins]]
         loaded = load_plugins(names, (), extra_plugins)
-        kernel = Kernel(settings, loaded)
+        kernel = Kernel(settings, loaded, overrides=env)
         kernel.mailer = (
             CapturingMailer(settings.default_from_email)
             if not settings.email_host

@@ -1,0 +1,137 @@
+"""The task queue (retries, backoff, dedupe), mail delivery and pub/sub, on either backend."""
+
+import asyncio
+import time
+import types
+
+import pytest
+
+from commerce_kernel import Plugin, hookimpl
+from commerce_kernel.mail import Mail, SMTPMailer
+from commerce_kernel.tasks import GiveUp, Task
+
+state: dict = {"calls": {}, "times": {}}
+
+flaky = types.ModuleType("flaky_tasks")
+flaky.plugin = Plugin(name="flaky", version="0.0.1")
+
+
+async def fail_twice(ctx, key: str) -> None:
+    calls = state["calls"].setdefault(key, [])
+    calls.append(ctx.attempt)
+    state["times"].setdefault(key, []).append(time.monotonic())
+    if ctx.attempt < 3:
+        raise RuntimeError("not yet")
+
+
+async def always_fails(ctx, key: str) -> None:
+    state["calls"].setdefault(key, []).append(ctx.attempt)
+    raise RuntimeError("never")
+
+
+async def gives_up(ctx, key: str) -> None:
+    state["calls"].setdefault(key, []).append(ctx.attempt)
+    raise GiveUp("pointless")
+
+
+@hookimpl
+def tasks(kernel):
+    return [
+        Task("flaky.fail_twice", fail_twice, max_tries=5, backoff=0.2),
+        Task("flaky.always_fails", always_fails, max_tries=3, backoff=0.01),
+        Task("flaky.gives_up", gives_up, max_tries=5, backoff=0.01),
+    ]
+
+
+flaky.tasks = tasks
+
+
+@pytest.fixture(scope="session")
+def commerce_extra_plugins():
+    return [flaky]
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    state["calls"].clear()
+    state["times"].clear()
+
+
+async def test_failing_task_is_retried_with_growing_backoff(kernel, run_tasks):
+    await kernel.queue.enqueue("flaky.fail_twice", "a")
+    await run_tasks()
+    assert state["calls"]["a"] == [1, 2, 3]
+    t = state["times"]["a"]
+    assert t[1] - t[0] >= 0.19 and t[2] - t[1] >= 0.39
+
+
+async def test_task_stops_after_max_tries(kernel, run_tasks):
+    await kernel.queue.enqueue("flaky.always_fails", "b")
+    await run_tasks()
+    assert state["calls"]["b"] == [1, 2, 3]
+
+
+async def test_give_up_is_not_retried(kernel, run_tasks):
+    await kernel.queue.enqueue("flaky.gives_up", "c")
+    await run_tasks()
+    assert state["calls"]["c"] == [1]
+
+
+async def test_same_job_id_is_queued_once(kernel, run_tasks):
+    first = await kernel.queue.enqueue("flaky.fail_twice", "d", job_id="job-d")
+    second = await kernel.queue.enqueue("flaky.fail_twice", "d", job_id="job-d")
+    assert first == "job-d" and second is None
+    await run_tasks()
+    assert state["calls"]["d"] == [1, 2, 3]
+
+
+async def test_unknown_task_name_is_refused(kernel):
+    with pytest.raises(LookupError, match="no task named 'nope'"):
+        await kernel.queue.enqueue("nope")
+
+
+async def test_mail_task_delivers_to_a_real_smtp_server_through_failures(
+    kernel, smtp_server, run_tasks
+):
+    saved = kernel.mailer
+    kernel.mailer = SMTPMailer("shop@example.com", "127.0.0.1", smtp_server.port, False, None, None)
+    try:
+        smtp_server.refuse(2)
+        mail = Mail(to=["buyer@example.com"], subject="Hello ✓", body="Thanks for shopping.")
+        await kernel.queue.enqueue("kernel.send_mail", mail.to_dict())
+        await run_tasks()
+    finally:
+        kernel.mailer = saved
+    assert smtp_server.attempts == 3
+    [msg] = smtp_server.messages
+    assert msg["To"] == "buyer@example.com" and msg["From"] == "shop@example.com"
+    assert "Thanks for shopping." in msg.get_payload(decode=True).decode()
+
+
+async def test_pubsub_delivers_to_every_subscriber(kernel):
+    async with kernel.pubsub.subscribe("news") as a, kernel.pubsub.subscribe("news") as b:
+        await kernel.pubsub.publish("news", {"n": 1})
+        got = await asyncio.wait_for(asyncio.gather(a.get(), b.get()), 5)
+    assert got == [{"n": 1}, {"n": 1}]
+
+
+async def test_pubsub_crosses_processes_with_redis(kernel):
+    if not kernel.settings.redis_url:
+        pytest.skip("cross-process pub/sub needs Redis (the MariaDB + Redis run)")
+    import sys
+
+    code = (
+        "import asyncio, sys\n"
+        "from commerce_kernel.pubsub import RedisPubSub\n"
+        "async def main():\n"
+        "    ps = RedisPubSub(sys.argv[1], sys.argv[2]); await ps.start()\n"
+        "    await ps.publish('cross', {'from': 'other process'}); await ps.stop()\n"
+        "asyncio.run(main())\n"
+    )
+    async with kernel.pubsub.subscribe("cross") as sub:
+        await asyncio.sleep(0.2)  # the subscription reaches Redis
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, kernel.settings.redis_url, kernel.settings.redis_prefix
+        )
+        assert await proc.wait() == 0
+        assert await asyncio.wait_for(sub.get(), 10) == {"from": "other process"}
