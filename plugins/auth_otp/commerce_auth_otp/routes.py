@@ -1,0 +1,62 @@
+"""HTTP handlers of the auth_otp plugin: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from commerce_auth_otp import service
+from commerce_auth_otp.schemas import CodeLoginIn, CodeRequested, CodeRequestIn
+from commerce_kernel.identity import TokensWithUser
+from commerce_kernel.routing import Call, api_route, reply, routes_from
+
+
+def client_address(call: Call) -> str | None:
+    # The ASGI client address; behind a proxy, uvicorn's --proxy-headers sets it from the
+    # trusted X-Forwarded-For.
+    client = call.request.client
+    return client.host if client else None
+
+
+@api_route(
+    "/api/auth/otp/request/",
+    "POST",
+    body=CodeRequestIn,
+    response=CodeRequested,
+    status=202,
+    summary="Email a 6-digit sign-in code (valid 5 minutes)",
+    tags=["auth"],
+    responses={
+        202: "Accepted; the same answer whether or not an account exists for the email",
+        429: "One request per email per 30 s and a few per hour (see `Retry-After`)",
+    },
+)
+async def request_code(call: Call) -> Any:
+    """The code is mailed by a background task; a new request replaces the previous code."""
+    expires_in = await service.request_code(call.kernel, call.body.email, client_address(call))
+    return CodeRequested(detail=service.REQUESTED, expires_in=expires_in)
+
+
+@api_route(
+    "/api/auth/otp-login/",
+    "POST",
+    body=CodeLoginIn,
+    response=TokensWithUser,
+    summary="Sign in with an emailed code: 201 when this created the account",
+    tags=["auth"],
+    responses={
+        201: "Signed in; this created a passwordless account (same body as 200)",
+        401: "Wrong, expired, used or dead code (5 wrong codes kill it)",
+        429: "Too many wrong codes from this client address (see `Retry-After`)",
+    },
+)
+async def otp_login(call: Call) -> Any:
+    """Answers the account and customer tokens."""
+    body: CodeLoginIn = call.body
+    tokens, created = await service.log_in(call.kernel, body.email, body.code, client_address(call))
+    return reply(tokens, status=201 if created else 200)
+
+
+def routes() -> list[BaseRoute]:
+    return list(routes_from(request_code, otp_login))
