@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from commerce_kernel import __version__
 from commerce_kernel.plugins import PluginError
@@ -76,7 +77,10 @@ def cmd_makemigrations(args: argparse.Namespace) -> int:
             await kernel.db.dispose()
 
     script = asyncio.run(run())
-    print(f"created {script.path if script is not None else 'nothing'}")
+    if script is None:
+        print(f"no changes in the tables of {args.plugin}: no migration created")
+    else:
+        print(f"created {script.path}")
     return 0
 
 
@@ -360,6 +364,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"error: invalid settings: {exc}", file=sys.stderr)
         return 2
+    except DBAPIError as exc:
+        # A missing table or an unreachable server: one line, not a driver traceback.
+        print(
+            f"error: database: {exc.orig}\n"
+            "(is DATABASE_URL right, and has `commerce migrate` run for the enabled plugins?)",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from alembic import command
+from alembic.autogenerate import produce_migrations
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
@@ -156,10 +157,24 @@ def _revision_sync(connection: Connection, kernel: Kernel, plugin: str, message:
         head = script.get_revision(f"{plugin}@head")
     except Exception:
         head = None
+    # Not alembic's `autogenerate=True`: it insists the database is at every head of the
+    # script directory, which includes installed-but-disabled plugins that were never
+    # migrated. The enabled plugins were just upgraded, so compare here, filtered to the
+    # plugin's own tables by `include_object`; no change in them writes no file.
+    cfg.set_main_option("revision_environment", "true")
+
+    def autogenerate(context: Any, revision: Any, directives: list[Any]) -> None:
+        produced = produce_migrations(context, metadata)
+        if produced.upgrade_ops is None or produced.upgrade_ops.is_empty():
+            directives[:] = []
+            return
+        directives[0].upgrade_ops.ops[:] = produced.upgrade_ops.ops
+        directives[0].downgrade_ops.ops[:] = produced.downgrade_ops.ops
+
     kwargs: dict[str, Any] = {
-        "autogenerate": True,
         "message": message,
         "version_path": str(dirs[plugin]),
+        "process_revision_directives": autogenerate,
     }
     existing = sorted(p.name for p in dirs[plugin].glob(f"{plugin}_*.py"))
     kwargs["rev_id"] = f"{plugin}_{len(existing) + 1:04d}"
@@ -177,7 +192,7 @@ def _revision_sync(connection: Connection, kernel: Kernel, plugin: str, message:
         kwargs["depends_on"] = deps or None
     else:
         kwargs["head"] = f"{plugin}@head"
-    return command.revision(cfg, **kwargs)
+    return command.revision(cfg, **kwargs) or None
 
 
 async def makemigrations(kernel: Kernel, plugin: str, message: str) -> Any:

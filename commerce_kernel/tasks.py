@@ -55,7 +55,7 @@ class CronJob:
     func: TaskFunc
     hour: set[int] | int | None = None
     minute: set[int] | int | None = None
-    second: set[int] | int = 0
+    second: set[int] | int | None = 0
     run_at_startup: bool = False
     timeout: float = 300.0
 

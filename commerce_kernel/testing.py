@@ -201,7 +201,9 @@ class _Deployments:
         await upgrade(kernel)
         await _load_table_names(kernel)
         app = create_app(kernel=kernel)
-        await kernel.start()
+        # Cron jobs would fire at wall-clock times in the middle of tests; tests call the
+        # job functions (or spawn a worker) when they mean to.
+        await kernel.start(run_cron=False)
         dep = Deployment(kernel, database, env)
         dep._app = app  # type: ignore[attr-defined]
         self.items[key] = dep
@@ -495,7 +497,9 @@ def spawn(deployment: Deployment) -> Iterator[Callable[..., ServerProcess]]:
     """`spawn("serve")` / `spawn("worker")`: real processes on this test's database and Redis.
     Servers get a free port; every process is stopped after the test."""
     procs: list[ServerProcess] = []
-    plugins = ",".join(p for p in deployment.kernel.plugin_names if p != "kernel")
+    # Plugins handed over as modules (commerce_extra_plugins) cannot be named to a subprocess.
+    installed = _installed_entry_points()
+    plugins = ",".join(p for p in deployment.kernel.plugin_names if p in installed) or "kernel"
 
     def start(kind: str, *extra: str, env: dict[str, str] | None = None) -> ServerProcess:
         penv = {**deployment.env, "COMMERCE_PLUGINS": plugins, **(env or {})}

@@ -70,13 +70,17 @@ async def test_database_loss_is_503_and_recovers(deployment):
     proxy = TCPProxy(url.host or "127.0.0.1", url.port or 3306)
     await proxy.start()
     env = {k.lower(): v for k, v in deployment.env.items()}
-    env["database_url"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env["database_url"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(
+        hide_password=False
+    )
     settings = Settings(**env, db_timeout=2)
     kernel = Kernel(settings, load_plugins(["kernel", "probe"], (), [probe]))
     app = create_app(kernel=kernel)
     await kernel.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as c:
             assert (await c.get("/api/probe/db/")).json() == {"one": 1}
             await proxy.cut()
             for path in ("/api/probe/db/", "/api/ready/"):

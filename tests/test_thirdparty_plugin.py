@@ -51,3 +51,19 @@ async def test_websocket_channel_pushes_task_results(live_server, customer, run_
         await run_tasks()
         msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
         assert msg == {"id": r.json()["id"], "words": 2}
+
+
+async def test_cron_runs_once_per_deployment_not_once_per_worker(kernel, spawn):
+    if not kernel.settings.redis_url:
+        pytest.skip("workers need Redis (the MariaDB + Redis run)")
+    from commerce_guestbook import Tick
+    from sqlalchemy import func, select
+
+    workers = [spawn("worker"), spawn("worker")]
+    await asyncio.sleep(5)
+    for w in workers:
+        w.stop()
+    async with kernel.db.session() as session:
+        rows = (await session.execute(select(Tick.slot, func.count()).group_by(Tick.slot))).all()
+    assert len(rows) >= 3, [w.output() for w in workers]
+    assert {slot: n for slot, n in rows if n != 1} == {}

@@ -4,7 +4,7 @@ a WebSocket channel, middleware, and a hook of its own that another plugin imple
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from commerce_kernel import Plugin, hookimpl
 from commerce_kernel.db import Base, UTCDateTime, utcnow
 from commerce_kernel.identity import customer
 from commerce_kernel.routing import Call, api_route, routes_from
-from commerce_kernel.tasks import Task, TaskContext
+from commerce_kernel.tasks import CronJob, Task, TaskContext
 
 plugin = Plugin(name="guestbook", version="0.0.1", kernel=">=0.1", hookspecs=hookspecs)
 CHANNEL = "guestbook"
@@ -34,6 +34,15 @@ class Entry(Base):
     text: Mapped[str] = mapped_column(String(200))
     words: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Tick(Base):
+    """One row per run of the per-second cron job: two rows for one second = a double run."""
+
+    __tablename__ = "guestbook_ticks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slot: Mapped[str] = mapped_column(String(32))
 
 
 class EntryIn(BaseModel):
@@ -82,6 +91,12 @@ async def count_words(ctx: TaskContext, entry_id: int) -> None:
         words = len(entry.text.split())
         await session.execute(update(Entry).where(Entry.id == entry_id).values(words=words))
     await ctx.kernel.pubsub.publish(CHANNEL, {"id": entry_id, "words": words})
+
+
+async def tick(ctx: TaskContext) -> None:
+    slot = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    async with ctx.kernel.db.transaction() as session:
+        session.add(Tick(slot=slot))
 
 
 async def live(websocket: WebSocket) -> None:
@@ -133,6 +148,11 @@ def routes(kernel: Any) -> list[Any]:
 @hookimpl
 def tasks(kernel: Any) -> list[Task]:
     return [Task("guestbook.count_words", count_words, max_tries=3)]
+
+
+@hookimpl
+def cron_jobs(kernel: Any) -> list[CronJob]:
+    return [CronJob("guestbook.tick", tick, second=None)]
 
 
 @hookimpl

@@ -26,7 +26,14 @@ def upgrade() -> None:
         sa.Column("created_at", commerce_kernel.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_guestbook_entries")),
     )
+    op.create_table(
+        "guestbook_ticks",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("slot", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_guestbook_ticks")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("guestbook_ticks")
     op.drop_table("guestbook_entries")
