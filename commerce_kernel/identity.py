@@ -9,13 +9,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
+from sqlalchemy import Boolean, CursorResult, ForeignKey, Index, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import HTTPConnection
@@ -188,7 +188,7 @@ class Tokens:
             .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
             .values(used_at=now)
         )
-        if claimed.rowcount != 1:
+        if cast(CursorResult[Any], claimed).rowcount != 1:
             await self.revoke_family(session, row.family)
             await session.commit()
             raise Unauthorized("The refresh token was already used; its sessions are revoked.")

@@ -65,12 +65,9 @@ class LogMailer(Mailer):
 
     async def deliver(self, msg: EmailMessage) -> None:
         self.sent.append(msg)
-        logger.info(
-            "mail to %s: %s\n%s",
-            msg["To"],
-            msg["Subject"],
-            msg.get_content() if not msg.is_multipart() else msg.get_body(("plain",)).get_content(),
-        )
+        body = msg.get_body(("plain",))
+        text = body.get_content() if body is not None else ""
+        logger.info("mail to %s: %s\n%s", msg["To"], msg["Subject"], text)
 
 
 class FileMailer(Mailer):

@@ -85,7 +85,7 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     params = _path_params(ep.path)
     if ep.query is not None:
         for name, field in ep.query.model_fields.items():
-            schema = TypeAdapter(field.annotation).json_schema()
+            schema = TypeAdapter(field.annotation or Any).json_schema()
             param: dict[str, Any] = {
                 "name": field.alias or name,
                 "in": "query",

@@ -120,10 +120,7 @@ class Deployment:
     kernel: Kernel
     database: TestDatabase
     env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def app(self) -> Any:
-        return self._app
+    app: Any = None
 
     async def clean(self) -> None:
         """Empty every table (not the schema) and Redis, so each test starts blank."""
@@ -189,7 +186,7 @@ class _Deployments:
         database = await create_test_database(self.tmpdir)
         _, redis_url = backend_urls()
         env = deployment_env(database.url, redis_url, overrides)
-        settings = Settings(**{k.lower(): v for k, v in env.items()})
+        settings = Settings(**{k.lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         names = ["kernel", *plugins, *[m.plugin.name for m in extra_plugins]]
         loaded = load_plugins(names, (), extra_plugins)
         kernel = Kernel(settings, loaded, overrides=env)
@@ -204,8 +201,7 @@ class _Deployments:
         # Cron jobs would fire at wall-clock times in the middle of tests; tests call the
         # job functions (or spawn a worker) when they mean to.
         await kernel.start(run_cron=False)
-        dep = Deployment(kernel, database, env)
-        dep._app = app  # type: ignore[attr-defined]
+        dep = Deployment(kernel, database, env, app)
         self.items[key] = dep
         return dep
 
