@@ -1,0 +1,169 @@
+"""Order mail through an outbox: rows written with the order, sent once by a task after commit.
+
+Exactly-once as far as SMTP allows: a row is claimed with a conditional update (a lease with
+an expiry), sent, then marked sent. Re-enqueueing (the cron job, a retry) finds it sent or
+leased and does nothing. The residual window is a crash after the SMTP server accepted the
+message and before `sent_at` is written: the lease then expires and the mail is sent again.
+Every message carries a Message-ID derived from the row, so a second copy is the *same*
+message, which receiving systems and mail clients de-duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import selectinload
+
+from commerce_kernel.db import utcnow
+from commerce_kernel.identity import Account
+from commerce_kernel.mail import Mail
+from commerce_orders.models import MailOutboxRow, Order
+
+logger = logging.getLogger("commerce.orders.mail")
+
+TASK = "orders.send_mail"
+PLACED = "order_placed"
+STATUS_CHANGED = "status_changed"
+
+
+def job_id(row_id: int) -> str:
+    """One job per outbox row: enqueueing it again while it is queued is a no-op."""
+    return f"orders-mail-{row_id}"
+
+
+async def enqueue(kernel: Any, row_id: int) -> None:
+    """After commit. If the queue is down the row waits for the re-enqueue cron job."""
+    try:
+        await kernel.queue.enqueue(TASK, row_id, job_id=job_id(row_id))
+    except Exception:
+        logger.warning("could not enqueue order mail %s; the cron job will", row_id, exc_info=True)
+
+
+def message_id(kernel: Any, row: MailOutboxRow) -> str:
+    domain = kernel.settings.default_from_email.rpartition("@")[2].strip("> ") or "localhost"
+    return f"<order-{row.order_id}-mail-{row.id}@{domain}>"
+
+
+def render(kernel: Any, row: MailOutboxRow, order: Order, email: str) -> Mail:
+    c = order.currency
+
+    def money(x: Any) -> str:
+        return f"{x} {c}"
+
+    if row.kind == PLACED:
+        subject = f"Your order #{order.id} is confirmed"
+        lines = [
+            f"  {line.quantity} x {line.name} ({line.sku}) {money(line.line_total)}"
+            for line in order.lines
+        ]
+        adjustments = [f"  {a['label']}: {a['amount']} {c}" for a in order.adjustments]
+        body = "\n".join(
+            [
+                f"Thank you for your order #{order.id}.",
+                "",
+                *lines,
+                "",
+                f"  Subtotal: {money(order.subtotal)}",
+                *adjustments,
+                f"  Total: {money(order.total)}",
+            ]
+        )
+    else:
+        new = row.data.get("new", order.status)
+        subject = f"Your order #{order.id} is now {new}"
+        body = f"Your order #{order.id} changed from {row.data.get('old')} to {new}."
+    return Mail(
+        to=[email],
+        subject=subject,
+        body=body + "\n",
+        headers={"Message-ID": message_id(kernel, row)},
+    )
+
+
+async def send(kernel: Any, row_id: int) -> bool:
+    """Send one outbox row if nobody has (or is): True when this call sent it.
+
+    Raises when the mail server fails, after giving the lease back, so the task retries.
+    """
+    settings = kernel.section("orders")
+    now = utcnow()
+    async with kernel.db.transaction() as session:
+        claimed = await session.execute(
+            update(MailOutboxRow)
+            .where(
+                MailOutboxRow.id == row_id,
+                MailOutboxRow.sent_at.is_(None),
+                or_(MailOutboxRow.lease_until.is_(None), MailOutboxRow.lease_until < now),
+            )
+            .values(
+                lease_until=now + timedelta(seconds=settings.mail_lease_seconds),
+                attempts=MailOutboxRow.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:
+            return False  # already sent, or another sender holds the lease
+        row = await session.get(MailOutboxRow, row_id)
+        assert row is not None
+        order = (
+            await session.execute(
+                select(Order).options(selectinload(Order.lines)).where(Order.id == row.order_id)
+            )
+        ).scalar_one()
+        email = await session.scalar(select(Account.email).where(Account.id == order.account_id))
+    try:
+        await kernel.mailer.send(render(kernel, row, order, email or ""))
+    except Exception:
+        await _set(kernel, row_id, lease_until=None)
+        raise
+    # The message is out: recording that matters most, so insist a little before giving up
+    # (giving up leaves the lease to expire and the mail to be sent once more).
+    for attempt in range(5):
+        try:
+            await _set(kernel, row_id, sent_at=utcnow(), lease_until=None)
+            return True
+        except Exception:
+            logger.warning("could not mark order mail %s sent (try %d)", row_id, attempt + 1)
+            await asyncio.sleep(0.2 * 2**attempt)
+    logger.error("order mail %s was sent but could not be marked sent", row_id)
+    return True
+
+
+async def _set(kernel: Any, row_id: int, **values: Any) -> None:
+    async with kernel.db.transaction() as session:
+        await session.execute(
+            update(MailOutboxRow)
+            .where(MailOutboxRow.id == row_id, MailOutboxRow.sent_at.is_(None))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+
+async def requeue_unsent(kernel: Any, *, older_than: float | None = None) -> int:
+    """Enqueue every unsent, unleased row older than a few seconds (the enqueue after commit
+    was lost, a worker died, retries ran out); the stable job id and the lease keep it single."""
+    settings = kernel.section("orders")
+    age = settings.mail_requeue_after_seconds if older_than is None else older_than
+    now = utcnow()
+    async with kernel.db.session() as session:
+        ids = (
+            await session.execute(
+                select(MailOutboxRow.id)
+                .where(
+                    MailOutboxRow.sent_at.is_(None),
+                    MailOutboxRow.created_at <= now - timedelta(seconds=age),
+                    or_(MailOutboxRow.lease_until.is_(None), MailOutboxRow.lease_until < now),
+                    MailOutboxRow.attempts < settings.mail_max_attempts,
+                )
+                .order_by(MailOutboxRow.id)
+                .limit(500)
+            )
+        ).scalars()
+        ids = list(ids)
+    for row_id in ids:
+        await enqueue(kernel, row_id)
+    return len(ids)

@@ -1,0 +1,91 @@
+"""Orders tests: the orders plugin with the cart and catalog it requires, on either backend."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from commerce_catalog.models import Product
+from commerce_orders.models import MailOutboxRow, Order
+from sqlalchemy import func, select, update
+
+
+@pytest.fixture(scope="session")
+def commerce_plugins() -> list[str]:
+    return ["orders"]
+
+
+@pytest.fixture
+def multiprocess(kernel: Any) -> None:
+    """Skip unless the run has MariaDB + Redis (real server processes need both)."""
+    if not kernel.settings.redis_url or kernel.settings.embedded:
+        pytest.skip(
+            "real `commerce serve` processes need MariaDB + Redis: set "
+            "COMMERCE_TEST_DATABASE_URL and COMMERCE_TEST_REDIS_URL"
+        )
+
+
+@pytest.fixture
+def make_product(kernel: Any) -> Any:
+    """`await make_product(price="9.99", stock=5)` → a Product row, created directly."""
+    counter = iter(range(1, 100_000))
+
+    async def make(
+        price: str = "10.00", stock: int = 10, *, is_active: bool = True, name: str | None = None
+    ) -> Product:
+        n = next(counter)
+        async with kernel.db.transaction() as session:
+            product = Product(
+                sku=f"SKU-{n}",
+                name=name or f"Product {n}",
+                description="",
+                price=Decimal(price),
+                stock=stock,
+                sold_count=0,
+                is_active=is_active,
+            )
+            session.add(product)
+        return product
+
+    return make
+
+
+@pytest.fixture
+def product_state(kernel: Any) -> Any:
+    """`await product_state(pid)` → (stock, sold_count) as stored now."""
+
+    async def read(product_id: int) -> tuple[int, int]:
+        async with kernel.db.session() as session:
+            row = (
+                await session.execute(
+                    select(Product.stock, Product.sold_count).where(Product.id == product_id)
+                )
+            ).one()
+        return row.stock, row.sold_count
+
+    return read
+
+
+@pytest.fixture
+def counts(kernel: Any) -> Any:
+    """`await counts()` → {"orders": n, "outbox": n}."""
+
+    async def read() -> dict[str, int]:
+        async with kernel.db.session() as session:
+            orders = await session.scalar(select(func.count()).select_from(Order))
+            outbox = await session.scalar(select(func.count()).select_from(MailOutboxRow))
+        return {"orders": int(orders or 0), "outbox": int(outbox or 0)}
+
+    return read
+
+
+@pytest.fixture
+def force_status(kernel: Any) -> Any:
+    """Put an order straight into a status (to test moves out of it)."""
+
+    async def force(order_id: int, status: str) -> None:
+        async with kernel.db.transaction() as session:
+            await session.execute(update(Order).where(Order.id == order_id).values(status=status))
+
+    return force
