@@ -374,6 +374,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from alembic.util import CommandError
+
+        if not isinstance(exc, CommandError):
+            raise
+        print(f"error: migrations: {exc}", file=sys.stderr)
+        if "Can't locate revision" in str(exc):
+            print(
+                "(the database has a migration that no installed plugin provides: was a plugin "
+                "uninstalled after its migrations ran? Reinstall it; to stop using a plugin, "
+                "disable it with COMMERCE_DISABLED_PLUGINS instead)",
+                file=sys.stderr,
+            )
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -43,6 +46,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=False)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        # MariaDB/MySQL DATETIME keeps whole seconds unless asked for microseconds.
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=False))
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
@@ -158,6 +167,43 @@ def is_disconnect(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+T = TypeVar("T")
+logger = logging.getLogger("commerce.db")
+
+# MariaDB/MySQL: 1213 deadlock, 1205 lock wait timeout (also MariaDB's NOWAIT), 3572 MySQL NOWAIT.
+RETRYABLE_MYSQL_ERRORS = frozenset({1213, 1205, 3572})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True when a transaction lost a lock race and running it again is the fix."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in RETRYABLE_MYSQL_ERRORS
+    return "database is locked" in str(exc.orig).lower()  # SQLite past its busy timeout
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]], *, tries: int = 5, base_delay: float = 0.02
+) -> T:
+    """Run `attempt()` (which opens and commits its own transaction) again after a deadlock
+    or lock timeout, with jittered exponential backoff; after `tries`, answer 503, never 500."""
+    from commerce_kernel.errors import ServiceUnavailable
+
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            if n == tries:
+                logger.warning("transaction still losing lock races after %d tries", n)
+                raise ServiceUnavailable("The store is busy; please retry.", retry_after=1) from exc
+            await asyncio.sleep(random.uniform(0, base_delay * 2**n))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Database:

@@ -85,7 +85,7 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     params = _path_params(ep.path)
     if ep.query is not None:
         for name, field in ep.query.model_fields.items():
-            schema = TypeAdapter(field.annotation or Any).json_schema()
+            schema = schemas.ref(field.annotation or Any, "validation")
             param: dict[str, Any] = {
                 "name": field.alias or name,
                 "in": "query",
@@ -95,6 +95,16 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
             if field.description:
                 param["description"] = field.description
             params.append(param)
+    for header, text in ep.headers.items():
+        params.append(
+            {
+                "name": header,
+                "in": "header",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+        )
     if params:
         op["parameters"] = params
     if ep.body is not None:

@@ -37,17 +37,24 @@ class Compose(enum.StrEnum):
     STRATEGY = "strategy"
 
 
-def hookspec(compose: Compose, *, value: str | None = None) -> Callable[[F], F]:
+def hookspec(
+    compose: Compose, *, value: str | None = None, isolate: bool = False
+) -> Callable[[F], F]:
     """Declare a hook spec and how its results compose.
 
-    For PIPELINE, `value` names the argument that carries the previous result.
+    For PIPELINE, `value` names the argument that carries the previous result. With
+    `isolate` (BROADCAST only: announcements of facts, after commit) an implementation that
+    raises is logged and the others still run; otherwise the error reaches the caller.
     """
+    if isolate and compose is not Compose.BROADCAST:
+        raise ValueError("only a BROADCAST hook can isolate its implementations")
     if compose is Compose.PIPELINE and not value:
         raise ValueError("a PIPELINE hook must name its value argument")
 
     def mark(func: F) -> F:
         func.__commerce_compose__ = compose  # type: ignore[attr-defined]
         func.__commerce_value__ = value  # type: ignore[attr-defined]
+        func.__commerce_isolate__ = isolate  # type: ignore[attr-defined]
         return _hookspec(func)
 
     return mark
@@ -203,16 +210,16 @@ class Hooks:
             self._impls[name] = impls
         return impls
 
-    def _spec(self, name: str) -> tuple[Compose, str | None]:
+    def _spec(self, name: str) -> tuple[Compose, str | None, bool]:
         caller = getattr(self.pm.hook, name, None)
         if caller is None or caller.spec is None:
             raise LookupError(f"no hook spec named {name!r}")
         fn = caller.spec.function
-        return fn.__commerce_compose__, fn.__commerce_value__
+        return fn.__commerce_compose__, fn.__commerce_value__, fn.__commerce_isolate__
 
     async def call(self, name: str, reverse: bool = False, **kwargs: Any) -> Any:
         """Call every implementation of `name`, awaiting coroutines, composed per its spec."""
-        compose, value_arg = self._spec(name)
+        compose, value_arg, isolate = self._spec(name)
         impls = self.implementations(name)
         if reverse:
             impls = list(reversed(impls))
@@ -226,7 +233,15 @@ class Hooks:
                 if out is not None:
                     kwargs[value_arg] = out
                 continue
-            out = await _maybe_await(impl.function(**_args(impl, kwargs)))
+            try:
+                out = await _maybe_await(impl.function(**_args(impl, kwargs)))
+            except Exception:
+                if not isolate:
+                    raise
+                logger.exception(
+                    "plugin %r failed in %s; the others still run", impl.plugin_name, name
+                )
+                continue
             if compose is Compose.FIRST and out is not None:
                 return out
             results.append(out)
@@ -234,7 +249,7 @@ class Hooks:
 
     def call_sync(self, name: str, **kwargs: Any) -> Any:
         """Like `call` for hooks whose implementations are plain functions (start-up wiring)."""
-        compose, value_arg = self._spec(name)
+        compose, value_arg, _ = self._spec(name)
         impls = self.implementations(name)
         if compose is Compose.STRATEGY:
             impls = impls[-1:]

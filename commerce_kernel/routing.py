@@ -84,6 +84,7 @@ class Endpoint:
     request_content: dict[str, Any] | None = None
     description: str | None = None
     operation_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[[Call], Awaitable[Any]]
@@ -162,13 +163,15 @@ def api_route(
     request_content: dict[str, Any] | None = None,
     description: str | None = None,
     name: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Callable[[Handler], Endpoint]:
     """Declare one operation; gather the results with `routes_from(...)`.
 
     The handler receives a `Call` and returns a `Response`, or data that is answered as
     JSON with `status`. Bodies are read with a size limit (`max_body`, else the kernel's
     `MAX_REQUEST_BYTES`), parsed as JSON and validated into `body` (422 problem+json on
-    failure); query strings into `query` the same way.
+    failure); query strings into `query` the same way. `headers` documents request headers
+    the handler reads (`{"Idempotency-Key": "what it does"}`) in the OpenAPI document.
     """
 
     def decorate(handler: Handler) -> Endpoint:
@@ -186,6 +189,7 @@ def api_route(
             request_content=request_content,
             description=description or inspect.getdoc(handler),
             operation_id=name or handler.__name__,
+            headers=dict(headers or {}),
         )
         endpoint.handler = _wrap(handler, endpoint, max_body)  # type: ignore[attr-defined]
         return endpoint

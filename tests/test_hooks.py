@@ -42,4 +42,21 @@ async def test_plugins_are_listed_with_their_hooks(kernel):
         "probe_pipeline",
         "probe_strategy",
         "probe_broadcast",
+        "probe_announce",
     }
+
+
+async def test_isolated_broadcast_reaches_everyone_despite_a_failure(kernel, caplog):
+    seen: list[str] = []
+    await kernel.hooks.call("probe_announce", seen=seen)
+    assert seen == ["more heard it"]
+    assert "plugin 'probe' failed in probe_announce" in caplog.text
+
+
+async def test_only_broadcast_hooks_can_isolate_failures():
+    import pytest
+
+    from commerce_kernel.plugins import Compose, hookspec
+
+    with pytest.raises(ValueError, match="only a BROADCAST hook can isolate"):
+        hookspec(Compose.FIRST, isolate=True)

@@ -94,3 +94,16 @@ async def probe_strategy() -> str:
 @hookimpl
 async def probe_broadcast(seen: list[str]) -> None:
     seen.append("probe")
+
+
+@hookspec(Compose.BROADCAST, isolate=True)
+async def probe_announce(seen: list[str]) -> None:
+    """Isolated broadcast."""
+
+
+specs.probe_announce = probe_announce
+
+
+@hookimpl
+async def probe_announce(seen: list[str]) -> None:
+    raise RuntimeError("one listener fails")

@@ -28,3 +28,8 @@ async def probe_strategy() -> str:
 @hookimpl
 async def probe_broadcast(seen: list[str]) -> None:
     seen.append("more")
+
+
+@hookimpl
+async def probe_announce(seen: list[str]) -> None:
+    seen.append("more heard it")

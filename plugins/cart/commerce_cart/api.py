@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from commerce_cart.pricing import Adjustment, PricedLine, Totals, compute_totals
-from commerce_cart.retry import is_retryable, with_retries
 from commerce_cart.service import lock_lines, remove_lines, totals_out, valid_id
 
 __all__ = [
@@ -11,10 +10,8 @@ __all__ = [
     "PricedLine",
     "Totals",
     "compute_totals",
-    "is_retryable",
     "lock_lines",
     "remove_lines",
     "totals_out",
     "valid_id",
-    "with_retries",
 ]

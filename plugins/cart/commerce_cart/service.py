@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_cart.models import CartItem
 from commerce_cart.pricing import PricedLine, Totals, compute_totals
-from commerce_cart.retry import with_retries
-from commerce_kernel.db import utcnow
+from commerce_kernel.db import utcnow, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
 

@@ -7,7 +7,7 @@ from typing import Any
 from commerce_kernel import Compose, hookspec
 
 
-@hookspec(Compose.BROADCAST)
+@hookspec(Compose.BROADCAST, isolate=True)
 async def order_placed(kernel: Any, order: dict[str, Any]) -> None:
     """An order was placed. Called once, after its transaction committed (never for an order
     that was rolled back), in the process that placed it; `order` is its API representation
@@ -17,7 +17,7 @@ async def order_placed(kernel: Any, order: dict[str, Any]) -> None:
     task the implementation enqueues."""
 
 
-@hookspec(Compose.BROADCAST)
+@hookspec(Compose.BROADCAST, isolate=True)
 async def order_status_changed(
     kernel: Any, order: dict[str, Any], old_status: str, new_status: str
 ) -> None:

@@ -10,12 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from commerce_cart.api import with_retries
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce_kernel.db import utcnow
+from commerce_kernel.db import utcnow, with_retries
 from commerce_kernel.errors import Conflict
 from commerce_orders.models import IdempotencyKey, KeyState
 

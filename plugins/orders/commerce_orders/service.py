@@ -15,13 +15,12 @@ from commerce_cart.api import (
     lock_lines,
     remove_lines,
     valid_id,
-    with_retries,
 )
 from commerce_catalog.api import get_products
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from commerce_kernel.db import utcnow
+from commerce_kernel.db import utcnow, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
 from commerce_orders import idempotency, outbox
@@ -206,11 +205,9 @@ async def _place(
 
 
 async def announce(kernel: Any, hook: str, **kwargs: Any) -> None:
-    """Broadcast a fact after commit; a failing listener is logged, the fact stands."""
-    try:
-        await kernel.hooks.call(hook, kernel=kernel, **kwargs)
-    except Exception:
-        logger.exception("a %s hook implementation failed", hook)
+    """Broadcast a fact after commit. The hooks are isolated: a failing listener is logged
+    by the kernel and the others still hear it; the fact stands."""
+    await kernel.hooks.call(hook, kernel=kernel, **kwargs)
 
 
 # --- reading -----------------------------------------------------------------------------------

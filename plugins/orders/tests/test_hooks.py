@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from commerce_cart.api import Adjustment, with_retries
+from commerce_cart.api import Adjustment
 from commerce_orders.models import MailOutboxRow, Order
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from commerce_kernel import Plugin, hookimpl
+from commerce_kernel.db import with_retries
 from commerce_kernel.errors import ServiceUnavailable
 
 SEEN: list[tuple[str, Any]] = []
