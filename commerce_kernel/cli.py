@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from commerce_kernel import __version__
 from commerce_kernel.plugins import PluginError
+from commerce_kernel.settings import MissingSecretKey
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from commerce_kernel.settings import Settings
 
     settings = Settings()
-    if not settings.embedded and not settings.secret_key:
+    if settings.database_configured and not settings.secret_key:
         print("error: SECRET_KEY is required when DATABASE_URL is set", file=sys.stderr)
         return 2
     if args.workers > 1 and not settings.redis_url:
@@ -358,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except PluginError as exc:
+    except (PluginError, MissingSecretKey) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:

@@ -22,6 +22,10 @@ def _split_csv(value: Any) -> Any:
 CsvList = Annotated[list[str], NoDecode]
 
 
+class MissingSecretKey(RuntimeError):
+    """DATABASE_URL is set but SECRET_KEY is not: refuse to sign tokens with a local key."""
+
+
 class SectionSettings(BaseSettings):
     """Base for a plugin's settings section: read from the same environment and `.env`."""
 
@@ -84,15 +88,21 @@ class Settings(SectionSettings):
 
     @property
     def embedded(self) -> bool:
-        """True when running on the embedded default database (SQLite)."""
+        """True when running on SQLite (one process: in-process queue and pub/sub)."""
         return self.database_url.startswith("sqlite")
 
+    @property
+    def database_configured(self) -> bool:
+        """True when DATABASE_URL was given (not the embedded default's unset value)."""
+        return "database_url" in self.model_fields_set
+
     def resolved_secret_key(self, *, create: bool = True) -> str:
-        """The signing key: configured, or (embedded default only) generated once into a file."""
+        """The signing key: configured, or, with DATABASE_URL unset (the embedded default),
+        generated once into a local file."""
         if self.secret_key:
             return self.secret_key
-        if not self.embedded:
-            raise RuntimeError("SECRET_KEY is required when DATABASE_URL is set")
+        if self.database_configured:
+            raise MissingSecretKey("SECRET_KEY is required when DATABASE_URL is set")
         path = Path(SECRET_KEY_FILE)
         if path.exists():
             return path.read_text().strip()

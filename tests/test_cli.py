@@ -194,11 +194,11 @@ def _mariadb(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """An empty database: a SQLite file (embedded default, no SECRET_KEY), or a fresh
+    """An empty database: a SQLite file, or a fresh
     MariaDB database on the COMMERCE_TEST_DATABASE_URL server, dropped afterwards."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'commerce.db'}"
-        yield Database(url, url, {"DATABASE_URL": url})
+        yield Database(url, url, {"DATABASE_URL": url, "SECRET_KEY": SECRET})
     else:
         yield from _mariadb(tmp_path)
 
@@ -542,11 +542,13 @@ def test_unknown_plugin_in_commerce_plugins_is_one_clear_message(cwd: Path) -> N
 # --- 7. serve -----------------------------------------------------------------------------
 
 
-def test_serve_refuses_a_database_url_without_secret_key(cwd: Path) -> None:
-    env = base_env(DATABASE_URL="mysql://shop:pw@127.0.0.1:1/shop", COMMERCE_PLUGINS="kernel")
+@pytest.mark.parametrize("url", ["mysql://shop:pw@127.0.0.1:1/shop", "sqlite:///./shop.db"])
+def test_serve_refuses_a_database_url_without_secret_key(cwd: Path, url: str) -> None:
+    env = base_env(DATABASE_URL=url, COMMERCE_PLUGINS="kernel")
     r = commerce("serve", "--port", str(free_port()), env=env, cwd=cwd, timeout=60)
     assert r.returncode == 2
-    assert "SECRET_KEY" in r.stderr
+    assert r.stderr.strip() == "error: SECRET_KEY is required when DATABASE_URL is set"
+    assert not (cwd / ".commerce-secret-key").exists()
 
 
 def test_serve_refuses_several_workers_without_redis(cwd: Path) -> None:
