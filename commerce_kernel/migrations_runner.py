@@ -165,7 +165,11 @@ def _revision_sync(connection: Connection, kernel: Kernel, plugin: str, message:
 
     def autogenerate(context: Any, revision: Any, directives: list[Any]) -> None:
         produced = produce_migrations(context, metadata)
-        if produced.upgrade_ops is None or produced.upgrade_ops.is_empty():
+        if (
+            produced.upgrade_ops is None
+            or produced.downgrade_ops is None
+            or produced.upgrade_ops.is_empty()
+        ):
             directives[:] = []
             return
         directives[0].upgrade_ops.ops[:] = produced.upgrade_ops.ops
