@@ -20,8 +20,52 @@ plugin = Plugin(
 
 
 @hookimpl
+def settings_section() -> tuple[str, type]:
+    from commerce_catalog.settings import CatalogSettings
+
+    return ("catalog", CatalogSettings)
+
+
+@hookimpl
 def migrations_dir() -> Path:
     return Path(__file__).parent / "migrations" / "versions"
+
+
+# Hook functions named after a submodule (routes, tasks) would be replaced by the submodule
+# once it is imported: name them differently and say which hook they implement.
+@hookimpl(specname="routes")
+def catalog_routes(kernel: Any) -> list[Any]:
+    from commerce_catalog.routes import routes
+
+    return routes()
+
+
+@hookimpl(specname="tasks")
+def catalog_tasks(kernel: Any) -> list[Any]:
+    from commerce_catalog.tasks import tasks
+
+    return tasks(kernel)
+
+
+@hookimpl(specname="cron_jobs")
+def catalog_cron_jobs(kernel: Any) -> list[Any]:
+    from commerce_catalog.tasks import cron_jobs
+
+    return cron_jobs(kernel)
+
+
+@hookimpl
+def cli_commands() -> list[Any]:
+    from commerce_catalog.cli import commands
+
+    return commands()
+
+
+@hookimpl
+async def demo_data(kernel: Any, session: Any) -> None:
+    from commerce_catalog.demo import add_demo_products
+
+    await add_demo_products(kernel, session)
 
 
 @hookimpl

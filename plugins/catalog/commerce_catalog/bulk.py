@@ -1,0 +1,413 @@
+"""Bulk upload: parse a CSV / JSON-lines / JSON-array file into stored chunks, then upsert
+each chunk by SKU in one idempotent task, and report progress and bad rows.
+
+Rules (also in the OpenAPI description of the endpoint):
+
+- Rows upsert by SKU (trimmed, upper-cased). A SKU repeated within one file: the last row
+  wins; earlier rows with it are reported as errors and not applied.
+- A column missing from the CSV header, an empty CSV cell (except `description`, where it
+  means an empty description), or a missing/null JSON key means "not given": a new product
+  gets the default (description "", stock 0, is_active true), an existing one keeps its value.
+  `name` and `price` are required for a new product.
+- `updated` counts existing products whose values changed; uploading a file again → 0, 0.
+- Every chunk's rows, counters, errors and `done` mark are written in one transaction, so a
+  task killed midway leaves nothing behind and its retry starts over; a retry of a done
+  chunk does nothing. Chunks of one job never share a SKU, so they run in parallel safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+from sqlalchemy import bindparam, exists, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commerce_catalog import search
+from commerce_catalog.bulk_files import (
+    COLUMNS,
+    FileError,
+    RowResult,
+    detect_format,
+    prepare,
+    sku_of,
+    validate_row,
+)
+from commerce_catalog.models import BulkJob, BulkJobChunk, Product
+from commerce_catalog.schemas import BulkStatus
+from commerce_catalog.service import announce, now, representation
+
+logger = logging.getLogger("commerce.catalog.bulk")
+
+CHUNK_TASK = "catalog.bulk_chunk"
+ERRORS_SHOWN = 1000
+
+
+# --- creating a job ---------------------------------------------------------------------
+
+
+async def create_job(
+    kernel: Any,
+    file: IO[bytes],
+    *,
+    filename: str = "",
+    content_type: str = "",
+    account_id: int | None = None,
+) -> str:
+    """Store the upload's rows as a queued job and enqueue its chunks; returns the job id."""
+    head = file.read(64)
+    file.seek(0)
+    if not head.strip():
+        raise FileError("The file is empty.")
+    fmt = detect_format(head, filename, content_type)
+    chunk_rows = kernel.section("catalog").catalog_bulk_chunk_rows
+    prepared = await asyncio.to_thread(prepare, file, fmt, chunk_rows)
+    job_id = uuid.uuid4().hex
+    stamp = now()
+    async with kernel.db.transaction() as session:
+        session.add(
+            BulkJob(
+                id=job_id,
+                status="queued" if prepared.chunks else "succeeded",
+                source=filename[:255],
+                file_format=fmt,
+                total=prepared.total,
+                chunks=len(prepared.chunks),
+                account_id=account_id,
+                created_at=stamp,
+                finished_at=None if prepared.chunks else stamp,
+            )
+        )
+        await session.flush()
+        table = BulkJobChunk.__table__
+        step = 20
+        for start in range(0, len(prepared.chunks), step):
+            await session.execute(
+                insert(table),
+                [
+                    {
+                        "job_id": job_id,
+                        "seq": seq,
+                        "status": "pending",
+                        "size": size,
+                        "rows": data.decode(),
+                        "processed": 0,
+                        "created": 0,
+                        "updated": 0,
+                        "failed": 0,
+                    }
+                    for seq, (size, data) in enumerate(prepared.chunks[start : start + step], start)
+                ],
+            )
+    await enqueue_chunks(kernel, job_id, range(len(prepared.chunks)))
+    return job_id
+
+
+async def enqueue_chunks(kernel: Any, job_id: str, seqs: Iterable[int]) -> None:
+    # Deterministic task ids: enqueueing a chunk that is already queued does nothing.
+    for seq in seqs:
+        await kernel.queue.enqueue(CHUNK_TASK, job_id, seq, job_id=f"catalog-bulk-{job_id}-{seq}")
+
+
+async def resume_stalled(kernel: Any) -> int:
+    """Enqueue again the pending chunks of unfinished jobs (lost with a crashed process)."""
+    async with kernel.db.session() as session:
+        rows = (
+            await session.execute(
+                select(BulkJobChunk.job_id, BulkJobChunk.seq)
+                .join(BulkJob, BulkJob.id == BulkJobChunk.job_id)
+                .where(BulkJob.status.in_(("queued", "running")), BulkJobChunk.status == "pending")
+            )
+        ).all()
+    for job_id, seq in rows:
+        await enqueue_chunks(kernel, job_id, [seq])
+    return len(rows)
+
+
+# --- processing one chunk ---------------------------------------------------------------
+
+
+@dataclass
+class ChunkOutcome:
+    created: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    failed_rows: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _error(row: int, sku: str | None, field_name: str | None, message: str) -> dict[str, Any]:
+    return {"row": row, "sku": sku, "field": field_name, "message": message}
+
+
+async def _apply(
+    session: AsyncSession, entries: list[list[Any]], currency: str, mysql: bool
+) -> ChunkOutcome:
+    outcome = ChunkOutcome()
+    good: dict[str, RowResult] = {}
+    for row, raw, superseded, problem in entries:
+        if raw is None:
+            outcome.failed_rows += 1
+            outcome.errors.append(_error(row, None, None, problem or "unreadable row"))
+            continue
+        if superseded is not None:
+            outcome.failed_rows += 1
+            outcome.errors.append(
+                _error(
+                    row,
+                    sku_of(raw),
+                    "sku",
+                    f"SKU repeated in row {superseded} of this file; the last row wins",
+                )
+            )
+            continue
+        result = validate_row(row, raw, currency)
+        if result.errors:
+            outcome.failed_rows += 1
+            outcome.errors.extend(
+                _error(row, result.sku, e["field"], e["message"]) for e in result.errors
+            )
+            continue
+        good[result.values["sku"]] = result
+    if not good:
+        return outcome
+    # Lock the existing rows: a concurrent writer of the same SKU waits or makes this fail
+    # and retry, never interleaves with the comparison below.
+    existing = {
+        p.sku: p
+        for p in (
+            await session.execute(
+                select(
+                    Product.id,
+                    Product.sku,
+                    Product.name,
+                    Product.description,
+                    Product.price,
+                    Product.stock,
+                    Product.is_active,
+                )
+                .where(Product.sku.in_(sorted(good)))
+                .order_by(Product.sku)
+                .with_for_update()
+            )
+        ).all()
+    }
+    stamp = now()
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    retext: list[dict[str, Any]] = []
+    for sku, result in good.items():
+        values = result.values
+        current = existing.get(sku)
+        if current is None:
+            missing = [f for f in ("name", "price") if f not in values]
+            if missing:
+                outcome.failed_rows += 1
+                outcome.errors.extend(
+                    _error(result.row, sku, f, "is required for a new product") for f in missing
+                )
+                continue
+            record = {
+                "sku": sku,
+                "name": values["name"],
+                "description": values.get("description", ""),
+                "price": values["price"],
+                "stock": values.get("stock", 0),
+                "sold_count": 0,
+                "is_active": values.get("is_active", True),
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+            record.update(search.search_columns(sku, record["name"], record["description"], mysql))
+            inserts.append(record)
+            outcome.created.append(sku)
+            continue
+        changed = [f for f in COLUMNS if f in values and getattr(current, f) != values[f]]
+        if not changed:
+            continue
+        merged = {f: values.get(f, getattr(current, f)) for f in COLUMNS}
+        params = {
+            "b_id": current.id,
+            "b_updated_at": stamp,
+            **{f"b_{k}": v for k, v in merged.items()},
+        }
+        if {"sku", "name", "description"} & set(changed):
+            # Only then is the search text rewritten (and re-indexed).
+            folded = search.search_columns(sku, merged["name"], merged["description"], mysql)
+            params.update({f"b_{k}": v for k, v in folded.items()})
+            retext.append(params)
+        else:
+            updates.append(params)
+        outcome.updated[sku] = changed
+    table = Product.__table__
+    if inserts:
+        await session.execute(insert(table), inserts)
+    for rows, extra in ((updates, []), (retext, ["search_text", "search_tokens"])):
+        if rows:
+            columns = [*COLUMNS, *extra, "updated_at"]
+            await session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns}),
+                rows,
+            )
+    return outcome
+
+
+async def run_chunk(kernel: Any, job_id: str, seq: int) -> None:
+    """Apply one chunk exactly once (a retry of a done chunk does nothing), then finish the
+    job if it was the last one."""
+    async with kernel.db.transaction() as session:
+        await session.execute(
+            update(BulkJob)
+            .where(BulkJob.id == job_id, BulkJob.status == "queued")
+            .values(status="running")
+        )
+    outcome: ChunkOutcome | None = None
+    async with kernel.db.transaction() as session:
+        chunk = (
+            await session.execute(
+                select(BulkJobChunk)
+                .where(BulkJobChunk.job_id == job_id, BulkJobChunk.seq == seq)
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if chunk is not None and chunk.status == "pending":
+            rows_json = (
+                await session.execute(
+                    select(BulkJobChunk.rows).where(
+                        BulkJobChunk.job_id == job_id, BulkJobChunk.seq == seq
+                    )
+                )
+            ).scalar_one()
+            entries = orjson.loads(rows_json or "[]")
+            outcome = await _apply(session, entries, kernel.settings.currency, kernel.db.is_mysql)
+            chunk.status = "done"
+            chunk.processed = len(entries)
+            chunk.created = len(outcome.created)
+            chunk.updated = len(outcome.updated)
+            chunk.failed = outcome.failed_rows
+            chunk.errors = orjson.dumps(outcome.errors).decode() if outcome.errors else None
+            chunk.rows = None  # applied: the copy is no longer needed
+            chunk.finished_at = now()
+    await finish_if_complete(kernel, job_id)
+    if outcome is not None:
+        await _announce(kernel, outcome)
+
+
+async def _announce(kernel: Any, outcome: ChunkOutcome) -> None:
+    hooks = kernel.hooks
+    wants_created = outcome.created and hooks.implementations("product_created")
+    wants_updated = outcome.updated and hooks.implementations("product_updated")
+    if not (wants_created or wants_updated):
+        return
+    skus = [
+        *(outcome.created if wants_created else ()),
+        *(outcome.updated if wants_updated else ()),
+    ]
+    async with kernel.db.session() as session:
+        products = (await session.execute(select(Product).where(Product.sku.in_(skus)))).scalars()
+        by_sku = {p.sku: representation(p, kernel.settings.currency) for p in products}
+    for sku in outcome.created if wants_created else ():
+        if sku in by_sku:
+            await announce(kernel, "product_created", product=by_sku[sku])
+    for sku, changed in outcome.updated.items() if wants_updated else ():
+        if sku in by_sku:
+            await announce(kernel, "product_updated", product=by_sku[sku], changed=changed)
+
+
+async def finish_if_complete(kernel: Any, job_id: str) -> None:
+    # One conditional statement: of several chunks finishing at once, exactly one flips it.
+    pending = exists().where(BulkJobChunk.job_id == job_id, BulkJobChunk.status != "done")
+    async with kernel.db.transaction() as session:
+        await session.execute(
+            update(BulkJob)
+            .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")), ~pending)
+            .values(status="succeeded", finished_at=now())
+        )
+
+
+async def fail_chunk(kernel: Any, job_id: str, seq: int, reason: str) -> None:
+    """A chunk that kept failing: the job is failed (its done chunks stay applied)."""
+    async with kernel.db.transaction() as session:
+        await session.execute(
+            update(BulkJobChunk)
+            .where(
+                BulkJobChunk.job_id == job_id,
+                BulkJobChunk.seq == seq,
+                BulkJobChunk.status == "pending",
+            )
+            .values(status="failed", finished_at=now())
+        )
+        await session.execute(
+            update(BulkJob)
+            .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")))
+            .values(status="failed", error=reason[:2000], finished_at=now())
+        )
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+async def job_status(kernel: Any, job_id: str) -> BulkStatus | None:
+    async with kernel.db.session() as session:
+        job = await session.get(BulkJob, job_id)
+        if job is None:
+            return None
+        sums = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(BulkJobChunk.processed), 0),
+                    func.coalesce(func.sum(BulkJobChunk.created), 0),
+                    func.coalesce(func.sum(BulkJobChunk.updated), 0),
+                    func.coalesce(func.sum(BulkJobChunk.failed), 0),
+                ).where(BulkJobChunk.job_id == job_id, BulkJobChunk.status == "done")
+            )
+        ).one()
+        errors: list[dict[str, Any]] = []
+        truncated = False
+        if job.error:
+            errors.append(_error(None, None, None, job.error))  # type: ignore[arg-type]
+        failing = (
+            await session.execute(
+                select(BulkJobChunk.seq)
+                .where(
+                    BulkJobChunk.job_id == job_id,
+                    BulkJobChunk.status == "done",
+                    BulkJobChunk.failed > 0,
+                )
+                .order_by(BulkJobChunk.seq)
+            )
+        ).scalars()
+        for seq in failing.all():
+            if len(errors) >= ERRORS_SHOWN:
+                truncated = True
+                break
+            text = (
+                await session.execute(
+                    select(BulkJobChunk.errors).where(
+                        BulkJobChunk.job_id == job_id, BulkJobChunk.seq == seq
+                    )
+                )
+            ).scalar_one()
+            items = json.loads(text or "[]")
+            room = ERRORS_SHOWN - len(errors)
+            truncated = len(items) > room
+            errors.extend(items[:room])
+    processed, created, updated, failed = (int(v) for v in sums)
+    return BulkStatus(
+        job_id=job.id,
+        status=job.status,
+        total=job.total,
+        processed=processed,
+        created=created,
+        updated=updated,
+        failed=failed,
+        errors=errors,
+        errors_truncated=truncated,
+    )

@@ -1,0 +1,242 @@
+"""HTTP handlers of the catalog: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from commerce_catalog import bulk, service, upload
+from commerce_catalog.schemas import (
+    BulkAccepted,
+    BulkStatus,
+    ProductCreate,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductQuery,
+    ProductReplace,
+    parse_ordering,
+)
+from commerce_kernel.errors import NotFound
+from commerce_kernel.identity import admin, public
+from commerce_kernel.pagination import page_response
+from commerce_kernel.routing import Call, api_route, routes_from
+
+TAGS = ["catalog"]
+
+
+def _is_admin(call: Call) -> bool:
+    return call.principal is not None and call.principal.is_admin
+
+
+@api_route(
+    "/api/products/",
+    guard=public,
+    query=ProductQuery,
+    response=ProductPage,
+    summary="List products (search, filters, ordering, pages)",
+    tags=TAGS,
+    responses={
+        400: "Unknown ordering field",
+        401: "A token was sent and is invalid",
+        404: "Page past the end",
+        422: "Invalid page, page_size or price filter",
+    },
+    description="Public. Inactive products are listed only for an admin token. `search`: "
+    "every whitespace-separated term must occur, case-insensitively (Unicode case folding), "
+    "as a substring of the name, SKU or description.",
+)
+async def list_products(call: Call) -> Any:
+    q: ProductQuery = call.query
+    f = service.ProductFilter(
+        include_inactive=_is_admin(call),
+        search=q.search,
+        min_price=q.min_price,
+        max_price=q.max_price,
+        in_stock=q.in_stock,
+        ordering=tuple(parse_ordering(q.ordering)),
+    )
+    count, results = await service.list_products(call.kernel, f, q.offset, q.page_size)
+    return page_response(call.request, q, count, results)
+
+
+@api_route(
+    "/api/products/",
+    "POST",
+    guard=admin,
+    body=ProductCreate,
+    response=ProductOut,
+    status=201,
+    summary="Create a product",
+    tags=TAGS,
+    responses={409: "A product with this SKU exists", 422: "Invalid fields (e.g. price digits)"},
+)
+async def create_product(call: Call) -> Any:
+    return await service.create_product(call.kernel, call.body.model_dump())
+
+
+@api_route(
+    "/api/products/{id:int}/",
+    guard=public,
+    response=ProductOut,
+    summary="One product",
+    tags=TAGS,
+    responses={
+        401: "A token was sent and is invalid",
+        404: "No such product (or inactive, for non-admins)",
+    },
+)
+async def get_product(call: Call) -> Any:
+    return await service.get_product(call.kernel, call.path["id"], include_inactive=_is_admin(call))
+
+
+@api_route(
+    "/api/products/{id:int}/",
+    "PUT",
+    guard=admin,
+    body=ProductReplace,
+    response=ProductOut,
+    summary="Replace a product (every writable field)",
+    tags=TAGS,
+    responses={404: "No such product", 409: "Another product has this SKU"},
+)
+async def replace_product(call: Call) -> Any:
+    return await service.update_product(call.kernel, call.path["id"], call.body.model_dump())
+
+
+@api_route(
+    "/api/products/{id:int}/",
+    "PATCH",
+    guard=admin,
+    body=ProductPatch,
+    response=ProductOut,
+    summary="Change some fields of a product",
+    tags=TAGS,
+    responses={404: "No such product", 409: "Another product has this SKU"},
+)
+async def patch_product(call: Call) -> Any:
+    return await service.update_product(call.kernel, call.path["id"], call.body.changes())
+
+
+@api_route(
+    "/api/products/{id:int}/",
+    "DELETE",
+    guard=admin,
+    status=204,
+    summary="Retire a product (it stays, inactive, for past orders)",
+    tags=TAGS,
+    responses={204: "Retired", 404: "No such product"},
+)
+async def retire_product(call: Call) -> Any:
+    await service.retire_product(call.kernel, call.path["id"])
+    return None
+
+
+_ROW_RULES = (
+    "Columns/keys: `sku, name, description, price, stock, is_active`. Rows upsert by SKU "
+    "(trimmed, upper-cased). A SKU repeated within one file: the last row wins; earlier rows "
+    "are reported as errors. A missing column, an empty CSV cell (except `description`) or a "
+    "null/missing JSON key means not given: new products get the default (description "
+    '"", stock 0, is_active true), existing ones keep their value; `name` and `price` are '
+    "required for a new product. The format is detected from the content (`[` JSON array, "
+    "`{` JSON lines, else CSV with a header row, UTF-8). Uploading the same file again "
+    "changes nothing (`created` 0, `updated` 0)."
+)
+
+_UPLOAD_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "file": {
+            "type": "string",
+            "format": "binary",
+            "description": "CSV (header row) or JSON lines",
+        }
+    },
+    "required": ["file"],
+}
+_ROW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "sku": {"type": "string"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "price": {"type": "string", "examples": ["19.99"]},
+        "stock": {"type": "integer", "minimum": 0},
+        "is_active": {"type": "boolean"},
+    },
+    "required": ["sku"],
+}
+
+
+@api_route(
+    "/api/products/bulk_upload/",
+    "POST",
+    guard=admin,
+    response=BulkAccepted,
+    status=202,
+    summary="Upload products in bulk (CSV, JSON lines or a JSON array); runs in the background",
+    tags=TAGS,
+    request_content={
+        "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+        "application/json": {"schema": {"type": "array", "items": _ROW_SCHEMA}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+    responses={
+        202: "Accepted: poll `status_url`",
+        400: "Malformed multipart body",
+        413: "Larger than BULK_UPLOAD_MAX_BYTES",
+        415: "Not a file upload",
+        422: "The file cannot be read (empty, not UTF-8, no sku column, invalid JSON)",
+    },
+    description=_ROW_RULES,
+)
+async def bulk_upload(call: Call) -> Any:
+    kernel = call.kernel
+    received = await upload.receive(call.request, kernel.section("catalog").bulk_upload_max_bytes)
+    try:
+        job_id = await bulk.create_job(
+            kernel,
+            received.file,
+            filename=received.filename,
+            content_type=received.content_type,
+            account_id=call.account_id,
+        )
+    finally:
+        received.file.close()
+    status_url = call.request.url.replace(path=f"/api/products/bulk_upload/{job_id}/", query="")
+    return {"job_id": job_id, "status_url": str(status_url)}
+
+
+@api_route(
+    "/api/products/bulk_upload/{job_id}/",
+    guard=admin,
+    response=BulkStatus,
+    summary="Progress and bad rows of a bulk upload",
+    tags=TAGS,
+    responses={404: "No such job"},
+    description="`processed` grows chunk by chunk while the job runs. `errors` lists every "
+    "bad row (first 1000; `errors_truncated` says when there are more) with its 1-based "
+    "data row (a CSV header is not counted); an error with `row` null concerns the job.",
+)
+async def bulk_status(call: Call) -> Any:
+    status = await bulk.job_status(call.kernel, call.path["job_id"])
+    if status is None:
+        raise NotFound("No such bulk upload job.")
+    return status
+
+
+def routes() -> list[BaseRoute]:
+    return list(
+        routes_from(
+            list_products,
+            create_product,
+            get_product,
+            replace_product,
+            patch_product,
+            retire_product,
+            bulk_upload,
+            bulk_status,
+        )
+    )

@@ -1,0 +1,207 @@
+"""Products: create, change, retire, read and list; events after commit. No HTTP here."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+
+from commerce_catalog import search
+from commerce_catalog.models import Product, now
+from commerce_catalog.schemas import ProductOut
+from commerce_kernel.errors import Conflict, NotFound
+
+logger = logging.getLogger("commerce.catalog")
+
+WRITABLE = ("sku", "name", "description", "price", "stock", "is_active")
+_ORDER_FIELDS = ("name", "price", "created_at", "sold_count", "stock")
+_ACTIVE_INDEXES = [f"ix_products_active_{field}" for field in _ORDER_FIELDS]
+_ORDER_COLUMNS = {
+    "name": Product.name,
+    "price": Product.price,
+    "created_at": Product.created_at,
+    "sold_count": Product.sold_count,
+    "stock": Product.stock,
+}
+
+
+def to_out(product: Product, currency: str) -> ProductOut:
+    return ProductOut(
+        id=product.id,
+        sku=product.sku,
+        name=product.name,
+        description=product.description,
+        price=product.price,
+        currency=currency,
+        stock=product.stock,
+        sold_count=product.sold_count,
+        is_active=product.is_active,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+    )
+
+
+def representation(product: Product, currency: str) -> dict[str, Any]:
+    """The API representation as plain JSON data (what product hooks receive)."""
+    return to_out(product, currency).model_dump(mode="json")
+
+
+async def announce(kernel: Any, hook: str, **kwargs: Any) -> None:
+    """Call a fact hook after commit; a failing listener is logged, never undoes the write."""
+    try:
+        await kernel.hooks.call(hook, kernel=kernel, **kwargs)
+    except Exception:
+        logger.exception("a %s listener failed", hook)
+
+
+def _duplicate(sku: str) -> Conflict:
+    return Conflict(f"A product with SKU {sku!r} already exists.", sku=sku)
+
+
+async def create_product(kernel: Any, data: dict[str, Any]) -> ProductOut:
+    """Create a product from validated fields; a taken SKU → Conflict (409)."""
+    stamp = now()
+    product = Product(
+        sku=data["sku"],
+        name=data["name"],
+        description=data.get("description", ""),
+        price=data["price"],
+        stock=data.get("stock", 0),
+        sold_count=0,
+        is_active=data.get("is_active", True),
+        created_at=stamp,
+        updated_at=stamp,
+    )
+    try:
+        async with kernel.db.transaction() as session:
+            session.add(product)
+            await session.flush()
+    except IntegrityError:
+        # The unique SKU index decides, so two concurrent creates cannot both win.
+        raise _duplicate(data["sku"]) from None
+    out = to_out(product, kernel.settings.currency)
+    await announce(kernel, "product_created", product=out.model_dump(mode="json"))
+    return out
+
+
+async def _locked(session: AsyncSession, product_id: int) -> Product:
+    product = (
+        await session.execute(select(Product).where(Product.id == product_id).with_for_update())
+    ).scalar_one_or_none()
+    if product is None:
+        raise NotFound("No such product.")
+    return product
+
+
+async def update_product(kernel: Any, product_id: int, changes: dict[str, Any]) -> ProductOut:
+    """Change the given fields (PUT sends all of them, PATCH some)."""
+    changed: list[str] = []
+    try:
+        async with kernel.db.transaction() as session:
+            product = await _locked(session, product_id)
+            for field in WRITABLE:
+                if field in changes and getattr(product, field) != changes[field]:
+                    setattr(product, field, changes[field])
+                    changed.append(field)
+            if changed:
+                product.updated_at = now()
+                await session.flush()
+    except IntegrityError:
+        raise _duplicate(changes.get("sku", "")) from None
+    out = to_out(product, kernel.settings.currency)
+    if changed:
+        await announce(
+            kernel, "product_updated", product=out.model_dump(mode="json"), changed=changed
+        )
+    return out
+
+
+async def retire_product(kernel: Any, product_id: int) -> None:
+    """Retire (never erase): past orders keep pointing at it. Retiring twice is a no-op."""
+    async with kernel.db.transaction() as session:
+        product = await _locked(session, product_id)
+        was_active = product.is_active
+        if was_active:
+            product.is_active = False
+            product.updated_at = now()
+    if was_active:
+        await announce(
+            kernel, "product_retired", product=representation(product, kernel.settings.currency)
+        )
+
+
+async def get_product(kernel: Any, product_id: int, *, include_inactive: bool) -> ProductOut:
+    async with kernel.db.session() as session:
+        product = await session.get(Product, product_id)
+    if product is None or (not product.is_active and not include_inactive):
+        raise NotFound("No such product.")
+    return to_out(product, kernel.settings.currency)
+
+
+@dataclass(frozen=True)
+class ProductFilter:
+    """What a product list asks for (the parsed query string)."""
+
+    include_inactive: bool = False
+    search: str | None = None
+    min_price: Decimal | None = None
+    max_price: Decimal | None = None
+    in_stock: bool | None = None
+    ordering: tuple[tuple[str, bool], ...] = ()
+
+
+def filtered(query: Select[Any], f: ProductFilter, mysql: bool) -> Select[Any]:
+    if not f.include_inactive:
+        # `= true`, not `IS TRUE`: MariaDB uses the (is_active, field) indexes only for `=`.
+        query = query.where(Product.is_active == true())
+    if f.search and f.search.strip():
+        query = query.where(search.condition(f.search, mysql))
+    if f.min_price is not None:
+        query = query.where(Product.price >= f.min_price)
+    if f.max_price is not None:
+        query = query.where(Product.price <= f.max_price)
+    if f.in_stock is True:
+        query = query.where(Product.stock > 0)
+    elif f.in_stock is False:
+        query = query.where(Product.stock <= 0)
+    return query
+
+
+def ordered(query: Select[Any], ordering: tuple[tuple[str, bool], ...]) -> Select[Any]:
+    clauses = [
+        _ORDER_COLUMNS[field].desc() if desc else _ORDER_COLUMNS[field].asc()
+        for field, desc in ordering
+    ]
+    # The id tiebreaker follows the last field's direction, so a one-field ordering is a
+    # plain forward or backward walk of the (is_active, field) index (which ends in the id).
+    last_desc = ordering[-1][1] if ordering else False
+    clauses.append(Product.id.desc() if last_desc else Product.id.asc())
+    return query.order_by(*clauses)
+
+
+def list_statements(f: ProductFilter, mysql: bool, offset: int, limit: int) -> tuple[Any, Any]:
+    """The count and page statements of a product list (the benchmark explains them)."""
+    count = filtered(select(func.count()).select_from(Product), f, mysql)
+    page = ordered(filtered(select(Product), f, mysql), f.ordering).offset(offset).limit(limit)
+    if mysql and len(f.ordering) > 1 and not f.search and f.min_price is f.max_price is None:
+        # No index gives this order: MariaDB would walk an (is_active, x) index and fetch every
+        # row by id (77 s at 10^6 rows with a 128 MB buffer pool); a table scan + sort is ~3 s.
+        page = page.with_hint(Product, f"IGNORE INDEX ({', '.join(_ACTIVE_INDEXES)})", "mysql")
+    return count, page
+
+
+async def list_products(
+    kernel: Any, f: ProductFilter, offset: int, limit: int
+) -> tuple[int, list[ProductOut]]:
+    count_stmt, page_stmt = list_statements(f, kernel.db.is_mysql, offset, limit)
+    async with kernel.db.session() as session:
+        count = (await session.execute(count_stmt)).scalar_one()
+        rows = (await session.execute(page_stmt)).scalars().all() if offset < count else []
+    currency = kernel.settings.currency
+    return count, [to_out(p, currency) for p in rows]
