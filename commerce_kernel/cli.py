@@ -139,7 +139,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
             )
             try:
                 await worker.async_run()
+            except asyncio.CancelledError:
+                pass  # SIGTERM/SIGINT: arq cancelled its loop and the running jobs
             finally:
+                # Let cancelled jobs finish arq's clean-up (requeue, drop the in-progress
+                # key) before the loop closes, so they run again at once elsewhere.
+                await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
                 await worker.close()
 
     asyncio.run(run())

@@ -170,7 +170,9 @@ def routes(kernel: Any) -> list[BaseRoute]:
 
 @hookimpl
 def tasks(kernel: Any) -> list[Task]:
-    return [Task("kernel.send_mail", send_mail, max_tries=8)]
+    # A short timeout: on Redis, a job whose worker was SIGKILLed runs again only after the
+    # longest task timeout of the deployment + 10 s (arq's in-progress key).
+    return [Task("kernel.send_mail", send_mail, max_tries=8, timeout=30)]
 
 
 @hookimpl

@@ -36,7 +36,9 @@ class Task:
 
     A task that raises is retried up to `max_tries` times in all, waiting
     `backoff * 2**(attempt-1)` seconds (capped at `max_backoff`) between tries;
-    raise `GiveUp` to fail at once.
+    raise `GiveUp` to fail at once. Keep `timeout` short: on Redis, the job of a worker that
+    was killed (SIGKILL, lost machine) is run again after the longest task timeout of the
+    deployment + 10 s; a worker stopped with SIGTERM requeues its jobs at once.
     """
 
     name: str

@@ -33,16 +33,16 @@ async def record_units_sold(session: Any, changes: dict[int, int]) -> None:
     may keep their own figures. BROADCAST."""
 
 
-@hookspec(Compose.BROADCAST)
+@hookspec(Compose.BROADCAST, isolate=True)
 async def product_created(kernel: Any, product: dict[str, Any]) -> None:
     """A product was created (after commit). `product` is its API representation."""
 
 
-@hookspec(Compose.BROADCAST)
+@hookspec(Compose.BROADCAST, isolate=True)
 async def product_updated(kernel: Any, product: dict[str, Any], changed: list[str]) -> None:
     """A product was changed (after commit); `changed` names the fields whose value changed."""
 
 
-@hookspec(Compose.BROADCAST)
+@hookspec(Compose.BROADCAST, isolate=True)
 async def product_retired(kernel: Any, product: dict[str, Any]) -> None:
     """A product was retired (DELETE; after commit). It stays in the database, inactive."""

@@ -53,11 +53,9 @@ def representation(product: Product, currency: str) -> dict[str, Any]:
 
 
 async def announce(kernel: Any, hook: str, **kwargs: Any) -> None:
-    """Call a fact hook after commit; a failing listener is logged, never undoes the write."""
-    try:
-        await kernel.hooks.call(hook, kernel=kernel, **kwargs)
-    except Exception:
-        logger.exception("a %s listener failed", hook)
+    """Call a fact hook after commit. The hooks are isolated: a failing listener is logged by
+    the kernel, the others still hear it, and the write stands."""
+    await kernel.hooks.call(hook, kernel=kernel, **kwargs)
 
 
 def _duplicate(sku: str) -> Conflict:
