@@ -540,7 +540,7 @@ async def live_server(deployment: Deployment) -> AsyncIterator[str]:
         port=port,
         lifespan="off",
         log_level="warning",
-        ws="websockets",
+        ws="websockets-sansio",
     )
     server = _InLoopServer(config)
     task = asyncio.create_task(server.serve())

@@ -5,7 +5,7 @@ import asyncio
 import json
 
 import pytest
-import websockets
+from websockets.asyncio.client import connect
 
 from tests.helpers import shout
 
@@ -45,7 +45,7 @@ async def test_plugin_route_is_in_openapi(client):
 
 async def test_websocket_channel_pushes_task_results(live_server, customer, run_tasks):
     url = live_server.replace("http", "ws") + "/ws/guestbook/"
-    async with websockets.connect(url) as ws:
+    async with connect(url) as ws:
         assert json.loads(await ws.recv()) == {"type": "ready"}
         r = await customer.client.post("/api/guestbook/", json={"text": "one two"})
         await run_tasks()

@@ -2,38 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
 import pytest
-from commerce_catalog.models import Product
+from commerce_catalog.testing import make_product  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="session")
 def commerce_plugins() -> list[str]:
     return ["cart"]
-
-
-@pytest.fixture
-def make_product(kernel: Any) -> Any:
-    """`await make_product(price="9.99", stock=5)` → a Product row, created directly."""
-    counter = iter(range(1, 10_000))
-
-    async def make(
-        price: str = "10.00", stock: int = 10, *, is_active: bool = True, name: str | None = None
-    ) -> Product:
-        n = next(counter)
-        async with kernel.db.transaction() as session:
-            product = Product(
-                sku=f"SKU-{n}",
-                name=name or f"Product {n}",
-                description="",
-                price=Decimal(price),
-                stock=stock,
-                sold_count=0,
-                is_active=is_active,
-            )
-            session.add(product)
-        return product
-
-    return make
