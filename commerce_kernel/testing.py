@@ -514,35 +514,27 @@ def spawn(deployment: Deployment) -> Iterator[Callable[..., ServerProcess]]:
             p.log.unlink()
 
 
-class _InLoopServer:
-    """uvicorn's Server without its signal handlers (they belong to the test runner)."""
-
-    def __new__(cls, config: Any) -> Any:
-        import uvicorn
-
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self) -> Iterator[None]:
-                yield
-
-        return Server(config)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def live_server(deployment: Deployment) -> AsyncIterator[str]:
-    """The app served by a real uvicorn in this event loop (for WebSocket clients): its URL."""
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Serve any ASGI app with a real uvicorn in this event loop: a fake third-party service
+    (a JWKS endpoint, a payment provider) or the deployment itself. Yields its base URL."""
     import uvicorn
 
-    port = free_port()
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the signals belong to the test runner
+
+    port = port or free_port()
     config = uvicorn.Config(
-        deployment.app,
+        app,
         host="127.0.0.1",
         port=port,
         lifespan="off",
         log_level="warning",
         ws="websockets-sansio",
     )
-    server = _InLoopServer(config)
+    server = Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -558,6 +550,13 @@ async def live_server(deployment: Deployment) -> AsyncIterator[str]:
             # A handler that never notices its client left must not hang the test run.
             server.force_exit = True
             await asyncio.wait_for(task, 5)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def live_server(deployment: Deployment) -> AsyncIterator[str]:
+    """The app served by a real uvicorn in this event loop (for WebSocket clients): its URL."""
+    async with serve_app(deployment.app) as url:
+        yield url
 
 
 def pytest_report_header(config: pytest.Config) -> str:

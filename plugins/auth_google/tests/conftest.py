@@ -1,6 +1,5 @@
 """A stand-in for Google on loopback (JWKS and token endpoint), so no test reaches the internet."""
 
-import asyncio
 import base64
 import time
 import uuid
@@ -9,7 +8,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from commerce_auth_google.service import google_sign_in
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -18,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from commerce_kernel.testing import free_port
+from commerce_kernel.testing import free_port, serve_app
 
 CLIENT_ID = "test-client.apps.googleusercontent.com"
 CLIENT_SECRET = "test-client-secret"
@@ -137,20 +135,8 @@ class FakeGoogle:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def google_server(google_port):
     fake = FakeGoogle()
-    config = uvicorn.Config(
-        fake.app(), host="127.0.0.1", port=google_port, lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
+    async with serve_app(fake.app(), google_port):
         yield fake
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
