@@ -7,7 +7,6 @@ import asyncio
 import logging
 import time
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,19 +223,17 @@ class GoogleSignIn:
         await self.http.aclose()
 
 
-_instances: weakref.WeakKeyDictionary[Any, GoogleSignIn] = weakref.WeakKeyDictionary()
-
-
 def google_sign_in(kernel: Any) -> GoogleSignIn:
-    """This deployment's Google sign-in (one per kernel, so the key cache is shared)."""
-    found = _instances.get(kernel)
+    """This deployment's Google sign-in (one per kernel, in `kernel.state`, so the key cache
+    is shared)."""
+    found: GoogleSignIn | None = kernel.state.get("auth_google.sign_in")
     if found is None:
-        found = _instances[kernel] = GoogleSignIn(kernel.section("google"))
+        found = kernel.state["auth_google.sign_in"] = GoogleSignIn(kernel.section("google"))
     return found
 
 
 async def close_google_sign_in(kernel: Any) -> None:
-    found = _instances.pop(kernel, None)
+    found = kernel.state.pop("auth_google.sign_in", None)
     if found is not None:
         await found.aclose()
 

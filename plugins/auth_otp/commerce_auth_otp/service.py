@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -70,14 +69,11 @@ class CodeKeys:
             raise ValueError("not a code sealed by this deployment") from exc
 
 
-_keys: weakref.WeakKeyDictionary[Any, CodeKeys] = weakref.WeakKeyDictionary()
-
-
 def code_keys(kernel: Any) -> CodeKeys:
-    """This deployment's code keys (one per kernel)."""
-    found = _keys.get(kernel)
+    """This deployment's code keys (one per kernel, kept in `kernel.state`)."""
+    found: CodeKeys | None = kernel.state.get("auth_otp.code_keys")
     if found is None:
-        found = _keys[kernel] = CodeKeys(kernel.settings.resolved_secret_key())
+        found = kernel.state["auth_otp.code_keys"] = CodeKeys(kernel.settings.resolved_secret_key())
     return found
 
 

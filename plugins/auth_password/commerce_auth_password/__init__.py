@@ -48,8 +48,8 @@ async def startup(kernel: Any) -> None:
 
 
 @hookimpl
-async def set_password(session: Any, account_id: int, password: str) -> bool:
+async def set_password(kernel: Any, session: Any, account_id: int, password: str) -> bool:
     from commerce_auth_password.service import store_password_for_account
 
-    await store_password_for_account(session, account_id, password)
+    await store_password_for_account(kernel, session, account_id, password)
     return True

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import weakref
 from functools import cached_property
 from typing import Any
 
@@ -86,14 +85,13 @@ class PasswordHashing:
             return True
 
 
-_hashing: weakref.WeakKeyDictionary[Any, PasswordHashing] = weakref.WeakKeyDictionary()
-
-
 def hashing_for(kernel: Any) -> PasswordHashing:
     """The hasher of this deployment (one per kernel, built at start-up)."""
-    found = _hashing.get(kernel)
+    found: PasswordHashing | None = kernel.state.get("auth_password.hashing")
     if found is None:
-        found = _hashing[kernel] = PasswordHashing(kernel.section("auth_password"))
+        found = kernel.state["auth_password.hashing"] = PasswordHashing(
+            kernel.section("auth_password")
+        )
         found.dummy_hash  # noqa: B018 - computed now, not on the first unknown-email login
     return found
 
@@ -122,14 +120,16 @@ async def save_password_hash(session: AsyncSession, account_id: int, hashed: str
     await session.flush()
 
 
-async def store_password_for_account(session: AsyncSession, account_id: int, password: str) -> None:
-    """The `set_password` hook (used by `commerce createsuperuser`). The hook gets no kernel,
-    so the hashing cost is read from the environment, as the kernel itself reads it."""
+async def store_password_for_account(
+    kernel: Any, session: AsyncSession, account_id: int, password: str
+) -> None:
+    """The `set_password` hook (used by `commerce createsuperuser`), hashed with this
+    deployment's settings."""
     account = await session.get(Account, account_id)
     if account is None:
         raise LookupError(f"no account {account_id}")
     check_password(password, account.email)
-    hashed = await PasswordHashing(PasswordSettings()).hash(password)
+    hashed = await hashing_for(kernel).hash(password)
     await save_password_hash(session, account_id, hashed)
 
 
