@@ -126,9 +126,9 @@ def upgrade_sync(connection: Connection, kernel: Kernel, target: str = "head") -
     cfg.attributes["connection"] = connection
     script = ScriptDirectory.from_config(cfg)
     applied = []
-    enabled = [p.info.name for p in kernel.plugins]
-    for name in enabled:
-        if name not in plugin_dirs(kernel, installed=False):
+    with_migrations = plugin_dirs(kernel, installed=False)
+    for name in (p.info.name for p in kernel.plugins):
+        if name not in with_migrations:
             continue
         try:
             script.get_revision(f"{name}@head")

@@ -323,17 +323,8 @@ def build_plugin_manager(plugins: Sequence[LoadedPlugin]) -> tuple[pluggy.Plugin
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"plugin {item.info.name!r}: {_one_line(exc)}") from exc
     for item in plugins:
-        for caller in pm.get_hookcallers(item.module) or []:
-            if caller.spec is None:
-                continue
-            item.hooks.append(caller.name)
-            for impl in caller.get_hookimpls():
-                if impl.plugin_name != item.info.name:
-                    continue
-                wrong = [a for a in impl.argnames if a not in caller.spec.argnames]
-                if wrong:  # pragma: no cover - pluggy refuses this at register()
-                    raise PluginError(f"plugin {item.info.name!r}: {caller.name} takes {wrong}")
-    for item in plugins:
+        # Arguments were checked against the specs by register() above.
+        item.hooks = [c.name for c in pm.get_hookcallers(item.module) or [] if c.spec]
         for attr in specs:
             # `import pkg.routes` rebinds `pkg.routes`: a hook function of that name vanishes.
             if isinstance(getattr(item.module, attr, None), ModuleType) and item.info.name not in [

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from commerce_kernel.errors import BadRequest, PayloadTooLarge, Problem, invalid
+from commerce_kernel.errors import BadRequest, PayloadTooLarge, invalid
 from commerce_kernel.identity import Guard, Principal, public
 
 
@@ -233,20 +233,11 @@ def routes_from(*endpoints: Endpoint) -> list[APIRoute]:
         handlers = {ep.method: ep.handler for ep in eps}  # type: ignore[attr-defined]
 
         async def dispatch(request: Request, handlers: dict[str, Any] = handlers) -> Response:
-            handler = handlers.get(request.method)
-            if handler is None and request.method == "HEAD":
-                handler = handlers.get("GET")
-            if handler is None:
-                raise Problem(
-                    f"Method {request.method} is not allowed here.",
-                    status=405,
-                    headers={"Allow": ", ".join(sorted(handlers))},
-                )
+            # Starlette's Route answers 405 for other methods and adds HEAD beside GET.
+            handler = handlers.get(request.method) or handlers["GET"]
             return await handler(request)
 
-        methods = sorted({*handlers, *(["HEAD"] if "GET" in handlers else [])})
-        route = APIRoute(path, dispatch, methods=None, name=eps[0].operation_id)
-        route.methods = set(methods)
+        route = APIRoute(path, dispatch, methods=list(handlers), name=eps[0].operation_id)
         route.endpoints = eps
         out.append(route)
     return out

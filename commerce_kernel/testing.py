@@ -121,12 +121,13 @@ class Deployment:
     database: TestDatabase
     env: dict[str, str] = field(default_factory=dict)
     app: Any = None
+    tables: set[str] = field(default_factory=set)  # what the migrations created
 
     async def clean(self) -> None:
         """Empty every table (not the schema) and Redis, so each test starts blank."""
         async with self.kernel.db.transaction() as session:
             for table in reversed(metadata.sorted_tables):
-                if table.name in _existing_tables(self.kernel):
+                if table.name in self.tables:
                     await session.execute(delete(table))
         if self.kernel.redis is not None:
             # Only this run's keys: other test runs may share the Redis database.
@@ -139,19 +140,11 @@ class Deployment:
         self.kernel.mailer.sent.clear()
 
 
-_TABLES: dict[int, set[str]] = {}
-
-
-def _existing_tables(kernel: Kernel) -> set[str]:
-    return _TABLES.get(id(kernel), set())
-
-
-async def _load_table_names(kernel: Kernel) -> None:
+async def _table_names(kernel: Kernel) -> set[str]:
     from sqlalchemy import inspect as sa_inspect
 
     async with kernel.db.engine.connect() as conn:
-        names = await conn.run_sync(lambda c: set(sa_inspect(c).get_table_names()))
-    _TABLES[id(kernel)] = names
+        return await conn.run_sync(lambda c: set(sa_inspect(c).get_table_names()))
 
 
 def deployment_env(
@@ -196,12 +189,12 @@ class _Deployments:
             else kernel.mailer
         )
         await upgrade(kernel)
-        await _load_table_names(kernel)
+        tables = await _table_names(kernel)
         app = create_app(kernel=kernel)
         # Cron jobs would fire at wall-clock times in the middle of tests; tests call the
         # job functions (or spawn a worker) when they mean to.
         await kernel.start(run_cron=False)
-        dep = Deployment(kernel, database, env, app)
+        dep = Deployment(kernel, database, env, app, tables)
         self.items[key] = dep
         return dep
 
