@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from commerce_catalog import search
-from commerce_catalog.models import Product, now
+from commerce_catalog.api import Product
 from commerce_catalog.service import ProductFilter, list_statements
 from sqlalchemy import insert, select, text
 from sqlalchemy.engine import make_url
 
-from commerce_kernel.app import Kernel
-from commerce_kernel.db import create_engine
+from commerce_kernel import Kernel
+from commerce_kernel.db import create_engine, utcnow_seconds
 from commerce_kernel.migrations_runner import upgrade
 from commerce_kernel.settings import Settings
 
@@ -42,7 +42,7 @@ WORDS = (
 
 def product_rows(n: int, mysql: bool, seed: int = 7) -> Any:
     rng = random.Random(seed)
-    stamp = now()
+    stamp = utcnow_seconds()
     for i in range(n):
         name = " ".join(rng.choice(WORDS) for _ in range(3)).capitalize()
         description = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30)))

@@ -25,7 +25,7 @@ from commerce_catalog import bulk
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from commerce_kernel.app import Kernel
+from commerce_kernel import Kernel
 from commerce_kernel.db import create_engine
 from commerce_kernel.migrations_runner import upgrade
 from commerce_kernel.plugins import load_plugins

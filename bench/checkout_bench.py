@@ -26,10 +26,10 @@ from typing import Any
 
 import httpx
 
-from commerce_kernel.app import Kernel
+from commerce_kernel import Kernel
 from commerce_kernel.identity import CUSTOMER, create_account
 from commerce_kernel.migrations_runner import upgrade
-from commerce_kernel.plugins import load_plugins
+from commerce_kernel.plugins import load_plugins, with_requirements
 from commerce_kernel.settings import Settings
 from commerce_kernel.testing import (
     ServerProcess,
@@ -37,7 +37,6 @@ from commerce_kernel.testing import (
     deployment_env,
     free_port,
     start_process,
-    with_requirements,
 )
 
 PLUGINS = with_requirements(["orders"])

@@ -104,7 +104,7 @@ def main() -> None:
         [
             sys.executable,
             "-c",
-            "import asyncio\nfrom commerce_kernel.app import Kernel\nfrom commerce_kernel.identity import create_account, CUSTOMER\n"
+            "import asyncio\nfrom commerce_kernel import Kernel\nfrom commerce_kernel.identity import create_account, CUSTOMER\n"
             "async def m():\n k = Kernel.load()\n async with k.db.transaction() as s:\n"
             "  a = await create_account(s, 'bench@example.com')\n"
             "  print((await k.tokens.issue(s, a.id, CUSTOMER)).access_token)\n await k.db.dispose()\n"

@@ -1,9 +1,110 @@
-"""commerce-kernel: a small async commerce kernel; everything else is a plugin."""
+"""commerce-kernel: a small async commerce kernel; everything else is a plugin.
+
+The names a plugin needs are importable from here; the modules they come from are documented
+in docs/plugin-authoring.md.
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from commerce_kernel.app import create_app
+from commerce_kernel.commands import Command
+from commerce_kernel.db import Base, UTCDateTime, utcnow, utcnow_seconds, with_retries
+from commerce_kernel.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UnprocessableEntity,
+)
+from commerce_kernel.events import Event, Events
+from commerce_kernel.hooks import Hooks
+from commerce_kernel.identity import (
+    ADMIN,
+    CUSTOMER,
+    Account,
+    AccountOut,
+    Principal,
+    TokenPair,
+    TokensWithUser,
+    admin,
+    customer,
+    public,
+    signed_in,
+)
+from commerce_kernel.kernel import Kernel
+from commerce_kernel.mail import Mail
+from commerce_kernel.markers import Compose, Plugin, PluginError, durable, hookimpl, hookspec
+from commerce_kernel.money import Money
+from commerce_kernel.pagination import Page, PageQuery, page_response
+from commerce_kernel.pubsub import PubSub, Subscription
+from commerce_kernel.ratelimit import RateLimiter
+from commerce_kernel.routing import Call, api_route, reply, routes_from
+from commerce_kernel.settings import SectionSettings, Settings
+from commerce_kernel.tasks import CronJob, GiveUp, Task, TaskContext, TaskQueue
+from commerce_kernel.version import __version__
 
-from commerce_kernel.plugins import Compose, Plugin, PluginError, hookimpl, hookspec
-
-__all__ = ["Compose", "Plugin", "PluginError", "__version__", "hookimpl", "hookspec"]
+__all__ = [
+    "ADMIN",
+    "CUSTOMER",
+    "Account",
+    "AccountOut",
+    "BadRequest",
+    "Base",
+    "Call",
+    "Command",
+    "Compose",
+    "Conflict",
+    "CronJob",
+    "Event",
+    "Events",
+    "Forbidden",
+    "GiveUp",
+    "Hooks",
+    "Kernel",
+    "Mail",
+    "Money",
+    "NotFound",
+    "Page",
+    "PageQuery",
+    "PayloadTooLarge",
+    "Plugin",
+    "PluginError",
+    "Principal",
+    "Problem",
+    "PubSub",
+    "RateLimiter",
+    "SectionSettings",
+    "ServiceUnavailable",
+    "Settings",
+    "Subscription",
+    "Task",
+    "TaskContext",
+    "TaskQueue",
+    "TokenPair",
+    "TokensWithUser",
+    "TooManyRequests",
+    "UTCDateTime",
+    "Unauthorized",
+    "UnprocessableEntity",
+    "__version__",
+    "admin",
+    "api_route",
+    "create_app",
+    "customer",
+    "durable",
+    "hookimpl",
+    "hookspec",
+    "page_response",
+    "public",
+    "reply",
+    "routes_from",
+    "signed_in",
+    "utcnow",
+    "utcnow_seconds",
+    "with_retries",
+]

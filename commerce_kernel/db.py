@@ -8,12 +8,12 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import CursorResult, DateTime, MetaData, Result, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from commerce_kernel.errors import ServiceUnavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -67,7 +69,15 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def utcnow() -> datetime:
+    """Now, timezone-aware UTC, to the microsecond (`UTCDateTime` columns keep microseconds)."""
     return datetime.now(UTC)
+
+
+def utcnow_seconds() -> datetime:
+    """Now in whole seconds, for values shown to clients from columns created as plain
+    DATETIME (MariaDB truncates a fraction, MySQL rounds it): a POST's answer and a later
+    GET then show the same timestamp on every backend."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def normalize_url(url: str) -> URL:
@@ -186,13 +196,30 @@ def is_retryable(exc: BaseException) -> bool:
     return "database is locked" in str(exc.orig).lower()  # SQLite past its busy timeout
 
 
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched (MySQL drivers report matched, not changed, rows):
+    the answer of a conditional update (`... WHERE stock >= 2`) that decides a race."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, tries: int = 2) -> T:
+    """Run `attempt()` (which opens and commits its own transaction) again when it lost a
+    unique-index race (`IntegrityError`: two first sign-ins of one email created the row at
+    the same moment); the next try finds the winner's row. The last failure is raised."""
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except IntegrityError:
+            if n == tries:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 async def with_retries(
     attempt: Callable[[], Awaitable[T]], *, tries: int = 5, base_delay: float = 0.02
 ) -> T:
     """Run `attempt()` (which opens and commits its own transaction) again after a deadlock
     or lock timeout, with jittered exponential backoff; after `tries`, answer 503, never 500."""
-    from commerce_kernel.errors import ServiceUnavailable
-
     for n in range(1, tries + 1):
         try:
             return await attempt()
@@ -230,8 +257,6 @@ class Database:
             yield session
 
     async def ping(self) -> None:
-        from sqlalchemy import text
-
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 

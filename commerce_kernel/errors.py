@@ -163,30 +163,5 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return problem_response(Problem(detail, status=exc.status_code, headers=headers))
 
 
-def backend_problem(exc: BaseException) -> Problem | None:
-    """A 503 for errors that mean the database or Redis is unreachable, else None."""
-    from commerce_kernel.db import is_disconnect
-
-    if is_disconnect(exc):
-        return ServiceUnavailable("The database is unavailable.")
-    try:
-        import redis.exceptions as redis_exc
-    except ImportError:  # pragma: no cover
-        return None
-    if isinstance(exc, redis_exc.ConnectionError | redis_exc.TimeoutError):
-        return ServiceUnavailable("The queue or cache is unavailable.")
-    return None
-
-
-def unexpected_response(exc: BaseException, where: str) -> Response:
-    """The answer to an error nobody handled: 503 for a backend outage, else a bare 500."""
-    problem = backend_problem(exc)
-    if problem is not None:
-        logger.warning("backend unavailable on %s: %s", where, type(exc).__name__)
-        return problem_response(problem)
-    logger.error("unhandled error on %s", where, exc_info=exc)
-    return problem_response(Problem("An unexpected error occurred.", status=500))
-
-
 def exception_handlers() -> dict[Any, Any]:
     return {Problem: handle_problem, HTTPException: handle_http_exception}

@@ -9,18 +9,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Boolean, CursorResult, ForeignKey, Index, String, select, update
+from sqlalchemy import Boolean, ForeignKey, Index, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from starlette.requests import HTTPConnection
 
-from commerce_kernel.db import Base, UTCDateTime, utcnow
+from commerce_kernel.db import Base, UTCDateTime, rowcount, utcnow
 from commerce_kernel.errors import Forbidden, Unauthorized
 
 CUSTOMER = "commerce"
@@ -171,6 +171,13 @@ class Tokens:
         access, ttl = self.access_token(account_id, audience)
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
 
+    async def sign_in(
+        self, session: AsyncSession, account: Account, audience: str = CUSTOMER
+    ) -> TokensWithUser:
+        """What every sign-in answers: a new pair for `account`, with the account itself."""
+        pair = await self.issue(session, account.id, audience)
+        return TokensWithUser(user=AccountOut.model_validate(account), **pair.model_dump())
+
     async def rotate(self, session: AsyncSession, refresh_token: str) -> TokenPair:
         """Trade a refresh token for a new pair of the same audience. Reusing a used token
         revokes its whole family (someone copied it)."""
@@ -188,7 +195,7 @@ class Tokens:
             .where(RefreshToken.id == row.id, RefreshToken.used_at.is_(None))
             .values(used_at=now)
         )
-        if cast(CursorResult[Any], claimed).rowcount != 1:
+        if rowcount(claimed) != 1:
             await self.revoke_family(session, row.family)
             await session.commit()
             raise Unauthorized("The refresh token was already used; its sessions are revoked.")
@@ -233,6 +240,18 @@ async def create_account(
     session.add(account)
     await session.flush()
     return account
+
+
+async def find_or_create_account(
+    session: AsyncSession, email: str, name: str = ""
+) -> tuple[Account, bool]:
+    """The account of `email`, created (as a customer) when there is none; True if created.
+    Two concurrent first sign-ins race on the unique email: the loser's flush raises
+    `IntegrityError`, and running its transaction again finds the winner's account."""
+    account = await account_by_email(session, email)
+    if account is not None:
+        return account, False
+    return await create_account(session, email, name), True
 
 
 Guard = Callable[[HTTPConnection], Principal | None]
@@ -300,6 +319,7 @@ __all__: list[Any] = [
     "admin",
     "create_account",
     "customer",
+    "find_or_create_account",
     "normalize_email",
     "public",
     "signed_in",

@@ -13,37 +13,47 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from commerce_kernel.db import metadata
+from commerce_kernel import hookspecs
+from commerce_kernel.db import Base, metadata
+from commerce_kernel.hooks import Hooks
+from commerce_kernel.identity import Account  # noqa: F401  (the kernel's tables, for autogenerate)
+from commerce_kernel.markers import PluginError
+from commerce_kernel.plugins import installed_plugins
 
 if TYPE_CHECKING:
-    from commerce_kernel.app import Kernel
+    from commerce_kernel.kernel import Kernel
 
 SCRIPT_LOCATION = str(Path(__file__).parent / "migrations")
 VERSION_TABLE = "alembic_version"
 
 
 def plugin_dirs(kernel: Kernel, *, installed: bool = True) -> dict[str, Path]:
-    """Each plugin's versions directory; with `installed`, also of disabled-but-installed
-    plugins, so revisions applied before a plugin was disabled still resolve."""
+    """Each plugin's versions directory (hook `migrations_dir`); with `installed`, also of
+    disabled-but-installed plugins, so revisions applied before a plugin was disabled still
+    resolve (their names are prefixed with `~`)."""
     dirs: dict[str, Path] = {}
-    for impl in kernel.hooks.implementations("migrations_dir"):
-        path = impl.function()
-        if path is not None:
-            dirs[impl.plugin_name] = Path(path)
+    for name, answer in kernel.hooks.each(hookspecs.migrations_dir):
+        for path in _paths(answer):
+            dirs.setdefault(name, path)
     if installed:
-        from commerce_kernel.plugins import _installed_entry_points
-
-        for name, ep in _installed_entry_points().items():
-            if name in dirs:
+        for name, found in installed_plugins().items():
+            if kernel.has_plugin(name):
                 continue
             try:
-                module = ep.load()
-                fn = getattr(module, "migrations_dir", None)
-                if fn is not None and fn() is not None:
-                    dirs.setdefault(f"~{name}", Path(fn()))
-            except Exception:
+                # Alone and leniently: a disabled plugin's requirements need not be loaded.
+                hooks = Hooks.build([found.load()], strict=False)
+                answers = list(hooks.each(hookspecs.migrations_dir))
+            except PluginError:
                 continue
+            for _, answer in answers:
+                for path in _paths(answer):
+                    dirs.setdefault(f"~{name}", path)
     return dirs
+
+
+def _paths(answer: object) -> list[Path]:
+    items = answer if isinstance(answer, list | tuple) else [answer]
+    return [Path(p) for p in items if isinstance(p, str | Path)]
 
 
 def alembic_config(kernel: Kernel) -> Config:
@@ -64,8 +74,6 @@ def table_owners(kernel: Kernel) -> dict[str, str]:
         name = getattr(mod, "__name__", "")
         packages[name.split(".")[0]] = p.info.name
     owners: dict[str, str] = {}
-    from commerce_kernel.db import Base
-
     for mapper in Base.registry.mappers:
         table = getattr(mapper, "local_table", None)
         if table is None:
@@ -110,15 +118,14 @@ def configure_context(context: Any) -> None:
 def _import_models(kernel: Kernel) -> None:
     """Import each plugin package's `models` module so autogenerate sees every table."""
     for p in kernel.plugins:
-        module = p.module
-        if not hasattr(module, "__path__"):  # a plain module declares its tables itself
-            continue
+        package = p.module.__name__.rpartition(".")[0]
+        if not package:
+            continue  # a top-level plugin module declares its tables itself
         try:
-            importlib.import_module(f"{module.__name__}.models")
+            importlib.import_module(f"{package}.models")
         except ModuleNotFoundError as exc:
-            if exc.name != f"{module.__name__}.models":
+            if exc.name != f"{package}.models":
                 raise
-    importlib.import_module("commerce_kernel.identity")
 
 
 def upgrade_sync(connection: Connection, kernel: Kernel, target: str = "head") -> list[str]:

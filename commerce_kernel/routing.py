@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
@@ -17,6 +17,9 @@ from starlette.routing import Route
 
 from commerce_kernel.errors import BadRequest, PayloadTooLarge, invalid
 from commerce_kernel.identity import Guard, Principal, public
+
+if TYPE_CHECKING:
+    from commerce_kernel.kernel import Kernel
 
 
 def _default(value: Any) -> Any:
@@ -54,8 +57,20 @@ class Call:
     query: Any = None
 
     @property
-    def kernel(self) -> Any:
+    def kernel(self) -> Kernel:
         return self.request.app.state.kernel
+
+    @property
+    def is_admin(self) -> bool:
+        """True when the caller carries an admin token (any guard)."""
+        return self.principal is not None and self.principal.is_admin
+
+    @property
+    def client_address(self) -> str | None:
+        """The caller's address: the ASGI client (behind a proxy, uvicorn's
+        `--proxy-headers` sets it from the trusted `X-Forwarded-For`)."""
+        client = self.request.client
+        return client.host if client else None
 
     @property
     def path(self) -> Mapping[str, Any]:
@@ -90,23 +105,41 @@ class Endpoint:
 Handler = Callable[[Call], Awaitable[Any]]
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes with 413 (no unbounded reads)."""
+def _body_too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+
+
+def refuse_declared_oversize(
+    request: Request, limit: int, too_large: Callable[[int], PayloadTooLarge] = _body_too_large
+) -> None:
+    """413 at once when `Content-Length` already says the body is over `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        except ValueError as exc:
-            raise BadRequest("Invalid Content-Length header.") from exc
-    chunks: list[bytes] = []
+            size = int(declared)
+        except ValueError:
+            raise BadRequest("Invalid Content-Length header.") from None
+        if size > limit:
+            raise too_large(limit)
+
+
+async def limited_stream(
+    request: Request, limit: int, too_large: Callable[[int], PayloadTooLarge] = _body_too_large
+) -> AsyncGenerator[bytes, None]:
+    """The body in chunks as they arrive, 413 as soon as more than `limit` bytes came (a
+    missing or lying `Content-Length` changes nothing). For bodies spooled elsewhere."""
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+            raise too_large(limit)
+        yield chunk
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes with 413 (no unbounded reads)."""
+    refuse_declared_oversize(request, limit)
+    return b"".join([chunk async for chunk in limited_stream(request, limit)])
 
 
 async def parse_json(request: Request, limit: int) -> Any:
@@ -247,4 +280,16 @@ def reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
     return JSON(data, status_code=status, headers=dict(headers or {}))
 
 
-__all__ = ["JSON", "APIRoute", "Call", "Endpoint", "api_route", "dumps", "reply", "routes_from"]
+__all__ = [
+    "JSON",
+    "APIRoute",
+    "Call",
+    "Endpoint",
+    "api_route",
+    "dumps",
+    "limited_stream",
+    "read_body",
+    "refuse_declared_oversize",
+    "reply",
+    "routes_from",
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -27,13 +27,35 @@ class MissingSecretKey(RuntimeError):
 
 
 class SectionSettings(BaseSettings):
-    """Base for a plugin's settings section: read from the same environment and `.env`."""
+    """Base for a plugin's settings section: read from the same environment and `.env`.
+
+    A field `chunk_rows` of the `catalog` plugin's section is the variable
+    `CATALOG_CHUNK_ROWS`: the prefix is the plugin name in capitals and `_`, unless the class
+    sets `env_prefix` (`""` for bare names); a field with a `validation_alias` is read under
+    that exact name. Values the test kit's `commerce_settings` gives win over the environment.
+    """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    env_prefix: ClassVar[str | None] = None
+
+    @classmethod
+    def variable_names(cls, prefix: str) -> dict[str, str]:
+        """Each field's environment variable (lower case) -> the name it is given under in
+        code (its alias if it has one, else the field name)."""
+        names: dict[str, str] = {}
+        for field_name, info in cls.model_fields.items():
+            alias = info.validation_alias
+            if isinstance(alias, str):
+                names[alias.lower()] = alias
+            else:
+                names[f"{prefix}{field_name}".lower()] = field_name
+        return names
 
 
 class Settings(SectionSettings):
     """The kernel's settings. Unset values mean the embedded default (see API.md)."""
+
+    env_prefix: ClassVar[str | None] = ""
 
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None

@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 import commerce_kernel
-from commerce_kernel.plugins import installed_plugin_names
+from commerce_kernel.plugins import installed_plugins
 from commerce_kernel.settings import Settings
 from commerce_kernel.testing import free_port
 
@@ -35,7 +35,7 @@ MARIADB = os.environ.get("COMMERCE_TEST_DATABASE_URL") or None
 REDIS = os.environ.get("COMMERCE_TEST_REDIS_URL") or None
 BACKENDS = ["sqlite", *(["mariadb"] if MARIADB else [])]
 SECRET = "cli-test-secret-key-" + "x" * 32
-KERNEL_TABLES = {"accounts", "refresh_tokens"}
+KERNEL_TABLES = {"accounts", "refresh_tokens", "kernel_event_deliveries"}
 STRONG = "correct-horse-battery-staple"
 DOCUMENTED = ["migrate", "serve", "worker", "createsuperuser", "plugins", "openapi", "new-plugin"]
 
@@ -278,7 +278,7 @@ def test_migrate_creates_the_tables_and_is_idempotent(db: Database, cwd: Path) -
 def test_plugin_enabled_later_gets_its_tables_and_disabling_it_keeps_working(
     db: Database, cwd: Path
 ) -> None:
-    everything = ",".join(installed_plugin_names())
+    everything = ",".join(sorted(set(installed_plugins()) - {"kernel"}))
     assert "guestbook" in everything
     env = base_env(**db.env)
 
@@ -420,6 +420,9 @@ def test_new_plugin_scaffold_installs_and_its_own_tests_pass(shop_extra: Scaffol
     assert "commerce-shop-extra" in shop_extra.output
     installed = shop_extra.site / "commerce_shop_extra"
     assert (installed / "migrations" / "versions" / "shop_extra_0001_notes.py").exists()
+    assert (installed / "py.typed").exists()
+    (entry_points,) = shop_extra.site.glob("commerce_shop_extra-*.dist-info/entry_points.txt")
+    assert "shop_extra = commerce_shop_extra.plugin" in entry_points.read_text()
     # The plugin's tests run on this run's backend (the test kit reads COMMERCE_TEST_*).
     env = {k: v for k, v in base_env().items() if not k.startswith("PYTEST_")}
     env.update({k: v for k, v in os.environ.items() if k.startswith("COMMERCE_TEST_")})
@@ -433,7 +436,8 @@ def test_new_plugin_scaffold_installs_and_its_own_tests_pass(shop_extra: Scaffol
         timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    assert re.search(r"\b2 passed\b", r.stdout), r.stdout
+    # Routes (2), the task, the cron job, the settings section, the optional order listener.
+    assert re.search(r"\b6 passed\b", r.stdout), r.stdout
 
 
 def test_new_plugin_migrates_and_its_route_is_in_openapi(
@@ -449,7 +453,7 @@ def test_new_plugin_migrates_and_its_route_is_in_openapi(
     assert "/api/health/" in doc["paths"]
 
 
-@pytest.mark.parametrize("name", ["Bad-Name", "class"])
+@pytest.mark.parametrize("name", ["Bad-Name", "class", "kernel"])
 def test_new_plugin_refuses_an_invalid_name(name: str, cwd: Path) -> None:
     r = commerce("new-plugin", name, "--directory", str(cwd), env=base_env(), cwd=cwd)
     assert r.returncode != 0
@@ -626,3 +630,34 @@ def test_worker_with_redis_runs_and_exits_in_burst_mode(cwd: Path) -> None:
         COMMERCE_PLUGINS="guestbook", REDIS_URL=REDIS, REDIS_PREFIX=f"ctcli{uuid.uuid4().hex[:8]}:"
     )
     ok(commerce("worker", "--burst", "--no-cron", env=env, cwd=cwd, timeout=60))
+
+
+def test_commands_that_only_read_write_no_files(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = base_env(COMMERCE_PLUGINS="guestbook,auth_password")
+    env.pop("SECRET_KEY", None)
+    for args in (["--help"], ["plugins"], ["plugins", "--json"], ["openapi"], ["serve", "--help"]):
+        ok(commerce(*args, env=env, cwd=empty))
+    assert list(empty.iterdir()) == []
+
+
+def test_new_plugin_scaffold_passes_mypy(shop_extra: Scaffold, tmp_path: Path) -> None:
+    """The generated package type-checks with its own (strict) mypy settings."""
+    env = base_env()
+    kernel_root = Path(commerce_kernel.__file__).parent.parent
+    if "site-packages" not in kernel_root.parts:
+        # An editable kernel is found through setuptools' import hook, which mypy does not run.
+        env["MYPYPATH"] = str(kernel_root)
+    mypy = [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "mypy")]
+    r = subprocess.run(
+        [*mypy, "commerce_shop_extra"],
+        cwd=shop_extra.source,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Success: no issues found" in r.stdout, r.stdout

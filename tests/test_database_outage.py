@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from commerce_kernel.app import Kernel, create_app
+from commerce_kernel import Kernel, create_app
 from commerce_kernel.plugins import load_plugins
 from commerce_kernel.settings import Settings
 from tests.helpers import probe

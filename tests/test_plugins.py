@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from commerce_kernel.app import Kernel
-from commerce_kernel.plugins import PluginError, load_plugins
+from commerce_kernel import Kernel, PluginError
+from commerce_kernel.plugins import load_plugins
 from commerce_kernel.settings import Settings
 
 
@@ -149,11 +149,11 @@ def test_invalid_settings_section_stops_start_up_naming_the_plugin(fake_site, mo
         from commerce_kernel.settings import SectionSettings
 
         class PickySettings(SectionSettings):
-            picky_level: int = 1
+            level: int = 1
 
         @hookimpl
         def settings_section():
-            return ("picky", PickySettings)
+            return [PickySettings]
     """,
         ),
     )
@@ -161,7 +161,109 @@ def test_invalid_settings_section_stops_start_up_naming_the_plugin(fake_site, mo
     with pytest.raises(PluginError, match=r"plugin 'picky': invalid settings \(PICKY_LEVEL: "):
         kernel_for(["picky"])
     monkeypatch.setenv("PICKY_LEVEL", "3")
-    assert kernel_for(["picky"]).section("picky").picky_level == 3
+    kernel = kernel_for(["picky"])
+    (section,) = kernel.sections.values()
+    assert kernel.section(type(section)).level == 3
+
+
+def test_settings_prefix_is_the_plugin_name_unless_the_section_chooses_one(fake_site, monkeypatch):
+    fake_site(
+        "shop_extra",
+        plugin_src(
+            "shop_extra",
+            body="""
+        from pydantic import Field
+        from commerce_kernel import SectionSettings
+
+        class Derived(SectionSettings):
+            level: int = 1
+
+        class Chosen(SectionSettings):
+            env_prefix = "EXTRA_"
+            level: int = 1
+            legacy: int = Field(1, validation_alias="OLD_NAME")
+
+        @hookimpl
+        def settings_section():
+            return [Derived, Chosen]
+    """,
+        ),
+    )
+    monkeypatch.setenv("LEVEL", "9")  # a bare name belongs to nobody's section
+    monkeypatch.setenv("SHOP_EXTRA_LEVEL", "2")
+    monkeypatch.setenv("EXTRA_LEVEL", "3")
+    monkeypatch.setenv("OLD_NAME", "4")
+    kernel = kernel_for(["shop_extra"])
+    derived, chosen = kernel.sections.values()
+    assert kernel.section(type(derived)).level == 2
+    assert kernel.section(type(chosen)).level == 3
+    assert kernel.section(type(chosen)).legacy == 4
+    overridden = Kernel(
+        kernel.settings, kernel.plugins, overrides={"SHOP_EXTRA_LEVEL": "5", "OLD_NAME": "6"}
+    )
+    assert overridden.section(type(derived)).level == 5
+    assert overridden.section(type(chosen)).legacy == 6
+
+
+def test_a_section_that_is_not_a_settings_class_is_refused(fake_site):
+    fake_site(
+        "old",
+        plugin_src(
+            "old",
+            body="""
+        @hookimpl
+        def settings_section():
+            return ("old", dict)
+    """,
+        ),
+    )
+    with pytest.raises(PluginError, match="plugin 'old': settings_section must return a Section"):
+        kernel_for(["old"])
+
+
+def test_an_entry_point_naming_a_package_is_refused(fake_site, tmp_path):
+    package = tmp_path / "fake_pkgplugin"
+    package.mkdir()
+    (package / "__init__.py").write_text(plugin_src("pkgplugin"))
+    info = tmp_path / "fake_pkgplugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-pkgplugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[commerce_kernel.plugins]\npkgplugin = fake_pkgplugin\n"
+    )
+    with pytest.raises(
+        PluginError,
+        match=r"the entry point must name the plugin module \(e\.g\. fake_pkgplugin\.plugin\)",
+    ):
+        load_plugins(["pkgplugin"])
+
+
+def test_another_plugins_hook_needs_requires_or_optionalhook(fake_site):
+    fake_site(
+        "listener",
+        plugin_src(
+            "listener",
+            body="""
+        @hookimpl
+        def order_placed(kernel, order):
+            pass
+    """,
+        ),
+    )
+    fake_site(
+        "polite",
+        plugin_src(
+            "polite",
+            body="""
+        @hookimpl(optionalhook=True)
+        def order_placed(kernel, order):
+            pass
+    """,
+        ),
+    )
+    with pytest.raises(PluginError, match=r"plugin 'listener'.*unknown hook 'order_placed'"):
+        kernel_for(["listener"])
+    assert kernel_for(["polite"]).plugin_names == ["kernel", "polite"]
 
 
 def test_cli_reports_a_broken_plugin_in_one_line(fake_site, tmp_path):

@@ -3,12 +3,13 @@
 import asyncio
 import time
 import types
+from datetime import UTC, datetime
 
 import pytest
 
 from commerce_kernel import Plugin, hookimpl
 from commerce_kernel.mail import Mail, SMTPMailer
-from commerce_kernel.tasks import GiveUp, Task
+from commerce_kernel.tasks import CronJob, GiveUp, Task
 
 state: dict = {"calls": {}, "times": {}}
 
@@ -34,16 +35,33 @@ async def gives_up(ctx, key: str) -> None:
     raise GiveUp("pointless")
 
 
+async def slow_first(ctx, key: str) -> None:
+    state["calls"].setdefault(key, []).append(ctx.attempt)
+    if ctx.attempt == 1:
+        await asyncio.sleep(5)  # past the task's timeout
+
+
 @hookimpl
 def tasks(kernel):
     return [
+        Task("flaky.slow_first", slow_first, max_tries=3, timeout=0.5, backoff=0.01),
         Task("flaky.fail_twice", fail_twice, max_tries=5, backoff=0.2),
         Task("flaky.always_fails", always_fails, max_tries=3, backoff=0.01),
         Task("flaky.gives_up", gives_up, max_tries=5, backoff=0.01),
     ]
 
 
+async def monthly_report(ctx) -> None:
+    state["calls"].setdefault("monthly", []).append(ctx.job_id)
+
+
+@hookimpl
+def cron_jobs(kernel):
+    return [CronJob("flaky.monthly_report", monthly_report, day=1, hour=3, minute=0)]
+
+
 flaky.tasks = tasks
+flaky.cron_jobs = cron_jobs
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +87,12 @@ async def test_task_stops_after_max_tries(kernel, run_tasks):
     await kernel.queue.enqueue("flaky.always_fails", "b")
     await run_tasks()
     assert state["calls"]["b"] == [1, 2, 3]
+
+
+async def test_a_try_that_times_out_is_retried_on_either_backend(kernel, run_tasks):
+    await kernel.queue.enqueue("flaky.slow_first", "slow")
+    await run_tasks()
+    assert state["calls"]["slow"] == [1, 2]
 
 
 async def test_give_up_is_not_retried(kernel, run_tasks):
@@ -122,10 +146,13 @@ async def test_pubsub_crosses_processes_with_redis(kernel):
 
     code = (
         "import asyncio, sys\n"
-        "from commerce_kernel.pubsub import RedisPubSub\n"
+        "from redis.asyncio import Redis\n"
+        "from commerce_kernel.pubsub.redis import RedisPubSub\n"
         "async def main():\n"
-        "    ps = RedisPubSub(sys.argv[1], sys.argv[2]); await ps.start()\n"
+        "    redis = Redis.from_url(sys.argv[1])\n"
+        "    ps = RedisPubSub(redis, sys.argv[2]); await ps.start()\n"
         "    await ps.publish('cross', {'from': 'other process'}); await ps.stop()\n"
+        "    await redis.aclose()\n"
         "asyncio.run(main())\n"
     )
     async with kernel.pubsub.subscribe("cross") as sub:
@@ -135,3 +162,29 @@ async def test_pubsub_crosses_processes_with_redis(kernel):
         )
         assert await proc.wait() == 0
         assert await asyncio.wait_for(sub.get(), 10) == {"from": "other process"}
+
+
+def test_cron_jobs_have_calendar_fields():
+    job = CronJob("x.monthly", monthly_report, day=1, hour=3, minute=0)
+    assert job.matches(datetime(2026, 12, 1, 3, 0, 0, tzinfo=UTC))
+    assert not job.matches(datetime(2026, 12, 2, 3, 0, 0, tzinfo=UTC))
+    assert not job.matches(datetime(2026, 12, 1, 3, 0, 1, tzinfo=UTC))
+    mondays = CronJob("x.weekly", monthly_report, weekday=0, hour=9, minute=0, month={1, 7})
+    assert mondays.matches(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))  # a Monday in January
+    assert not mondays.matches(datetime(2027, 1, 5, 9, 0, tzinfo=UTC))  # Tuesday
+    assert not mondays.matches(datetime(2027, 2, 1, 9, 0, tzinfo=UTC))  # a Monday in February
+
+
+def test_arq_schedules_the_same_calendar():
+    from commerce_kernel.tasks.redis import _arq_cron
+
+    arq_job = _arq_cron(CronJob("x.monthly", monthly_report, day=1, hour=3, minute=0, weekday=2))
+    assert (arq_job.day, arq_job.hour, arq_job.minute, arq_job.second) == (1, 3, 0, 0)
+    assert arq_job.weekday == 2 and arq_job.month is None and arq_job.unique
+
+
+async def test_run_cron_runs_one_job_now(run_cron):
+    await run_cron("flaky.monthly_report")
+    assert state["calls"]["monthly"] == ["cron:flaky.monthly_report"]
+    with pytest.raises(LookupError, match=r"no cron job named 'flaky\.nope'"):
+        await run_cron("flaky.nope")

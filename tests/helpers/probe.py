@@ -39,7 +39,19 @@ async def probe_broadcast(seen: list[str]) -> None:
     """Broadcast."""
 
 
-for _f in (probe_collect, probe_first, probe_pipeline, probe_strategy, probe_broadcast):
+@hookspec(Compose.BROADCAST, reverse=True)
+async def probe_farewell(seen: list[str]) -> None:
+    """Broadcast in reverse plugin order (like shutdown)."""
+
+
+for _f in (
+    probe_collect,
+    probe_first,
+    probe_pipeline,
+    probe_strategy,
+    probe_broadcast,
+    probe_farewell,
+):
     setattr(specs, _f.__name__, _f)
 
 plugin = Plugin(name="probe", version="0.0.1", hookspecs=specs)
@@ -93,6 +105,11 @@ async def probe_strategy() -> str:
 
 @hookimpl
 async def probe_broadcast(seen: list[str]) -> None:
+    seen.append("probe")
+
+
+@hookimpl
+async def probe_farewell(seen: list[str]) -> None:
     seen.append("probe")
 
 

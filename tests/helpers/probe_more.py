@@ -31,5 +31,10 @@ async def probe_broadcast(seen: list[str]) -> None:
 
 
 @hookimpl
+def probe_farewell(seen: list[str]) -> None:
+    seen.append("more")
+
+
+@hookimpl
 async def probe_announce(seen: list[str]) -> None:
     seen.append("more heard it")

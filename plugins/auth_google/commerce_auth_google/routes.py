@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from commerce_auth_google.schemas import GoogleConfig, GoogleSignInIn
 from commerce_auth_google.service import google_sign_in, sign_in
-from commerce_kernel.identity import TokensWithUser
-from commerce_kernel.routing import Call, api_route, reply, routes_from
+from commerce_kernel import Call, TokensWithUser, api_route, reply, routes_from
 
 
 @api_route(
@@ -19,7 +17,7 @@ from commerce_kernel.routing import Call, api_route, reply, routes_from
     tags=["auth"],
     responses={503: "Sign-in with Google is not configured"},
 )
-async def google_config(call: Call) -> Any:
+async def google_config(call: Call) -> GoogleConfig:
     google = google_sign_in(call.kernel)
     return GoogleConfig(
         client_id=google.client_id,
@@ -43,7 +41,7 @@ async def google_config(call: Call) -> Any:
         503: "Google's keys or token endpoint are unreachable, or Google is not configured",
     },
 )
-async def google_login(call: Call) -> Any:
+async def google_login(call: Call) -> Response:
     """An existing account with the same verified email is linked to the Google account;
     otherwise the account is created (201). Both answers carry the account and tokens."""
     google = google_sign_in(call.kernel)

@@ -8,33 +8,32 @@ import logging
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import Key, RSAKey
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_auth_google.models import GoogleIdentity
 from commerce_auth_google.settings import GoogleSettings
-from commerce_kernel.errors import ServiceUnavailable, Unauthorized
-from commerce_kernel.identity import (
+from commerce_kernel import (
     CUSTOMER,
     Account,
-    AccountOut,
+    Kernel,
+    ServiceUnavailable,
     TokensWithUser,
-    account_by_email,
-    create_account,
-    normalize_email,
+    Unauthorized,
 )
+from commerce_kernel.db import retry_on_conflict
+from commerce_kernel.identity import find_or_create_account, normalize_email
 
 logger = logging.getLogger("commerce.auth_google")
 
 GOOGLE_ISSUERS = ["https://accounts.google.com", "accounts.google.com"]
 ALGORITHMS = ["RS256"]
+STATE_KEY = "auth_google.sign_in"
 
 
 def rejected(why: str) -> Unauthorized:
@@ -223,19 +222,10 @@ class GoogleSignIn:
         await self.http.aclose()
 
 
-def google_sign_in(kernel: Any) -> GoogleSignIn:
-    """This deployment's Google sign-in (one per kernel, in `kernel.state`, so the key cache
-    is shared)."""
-    found: GoogleSignIn | None = kernel.state.get("auth_google.sign_in")
-    if found is None:
-        found = kernel.state["auth_google.sign_in"] = GoogleSignIn(kernel.section("google"))
-    return found
-
-
-async def close_google_sign_in(kernel: Any) -> None:
-    found = kernel.state.pop("auth_google.sign_in", None)
-    if found is not None:
-        await found.aclose()
+def google_sign_in(kernel: Kernel) -> GoogleSignIn:
+    """This deployment's Google sign-in (one per kernel, so the key cache is shared; its HTTP
+    client is closed, and forgotten, when the kernel stops)."""
+    return kernel.cached(STATE_KEY, lambda: GoogleSignIn(kernel.section(GoogleSettings)))
 
 
 async def _find_or_create(session: AsyncSession, user: GoogleUser) -> tuple[Account, bool]:
@@ -250,29 +240,23 @@ async def _find_or_create(session: AsyncSession, user: GoogleUser) -> tuple[Acco
     ).scalar_one_or_none()
     if linked is not None:
         return linked, False
-    account = await account_by_email(session, user.email)
-    created = account is None
-    if account is None:
-        account = await create_account(session, user.email, user.name)
+    account, created = await find_or_create_account(session, user.email, user.name)
     session.add(GoogleIdentity(sub=user.sub, account_id=account.id))
     await session.flush()
     return account, created
 
 
-async def sign_in(kernel: Any, user: GoogleUser) -> tuple[TokensWithUser, bool]:
+async def sign_in(kernel: Kernel, user: GoogleUser) -> tuple[TokensWithUser, bool]:
     """Customer tokens for a verified Google user; True when the account was created."""
-    for attempt in range(2):
-        try:
-            async with kernel.db.transaction() as session:
-                account, created = await _find_or_create(session, user)
-                if not account.is_active:
-                    raise rejected("the account is disabled")
-                pair = await kernel.tokens.issue(session, account.id, CUSTOMER)
-                out = AccountOut.model_validate(account)
-            return TokensWithUser(user=out, **pair.model_dump()), created
-        except IntegrityError:
-            # A concurrent first sign-in (same sub or email) created the rows first; the
-            # second try finds them.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+
+    async def attempt() -> tuple[TokensWithUser, bool]:
+        async with kernel.db.transaction() as session:
+            account, created = await _find_or_create(session, user)
+            if not account.is_active:
+                raise rejected("the account is disabled")
+            tokens = await kernel.tokens.sign_in(session, account, CUSTOMER)
+        return tokens, created
+
+    # A concurrent first sign-in (same sub or email) may create the rows first; the second
+    # try finds them.
+    return await retry_on_conflict(attempt)

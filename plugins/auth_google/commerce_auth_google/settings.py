@@ -11,6 +11,8 @@ class GoogleSettings(SectionSettings):
     """Where Google's endpoints are and who we are to Google. Without GOOGLE_CLIENT_ID the
     endpoints answer 503 (sign-in with Google is not configured)."""
 
+    env_prefix = ""  # the fields carry their own prefix (variable names as documented)
+
     google_client_id: str | None = None
     google_client_secret: str | None = None
     google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"

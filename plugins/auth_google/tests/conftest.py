@@ -34,19 +34,13 @@ def google_port() -> int:
 
 @pytest.fixture(scope="session")
 def commerce_settings(google_port):
-    settings = {
+    return {
         "GOOGLE_CLIENT_ID": CLIENT_ID,
         "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
         "GOOGLE_JWKS_URL": f"http://127.0.0.1:{google_port}/oauth2/v3/certs",
         "GOOGLE_TOKEN_URL": f"http://127.0.0.1:{google_port}/token",
         "GOOGLE_JWKS_REFETCH_INTERVAL": "0",
     }
-    # The kernel builds plugin settings sections from the environment, not from these
-    # overrides, so they are set in both places.
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in settings.items():
-            mp.setenv(key, value)
-        yield settings
 
 
 def make_key(kid: str) -> RSAKey:

@@ -8,8 +8,8 @@ from commerce_auth_google.service import GoogleKeys, GoogleSignIn
 from commerce_auth_google.settings import GoogleSettings
 from sqlalchemy import func, select
 
-from commerce_kernel.errors import ServiceUnavailable
-from commerce_kernel.identity import Account, account_by_email
+from commerce_kernel import Account, ServiceUnavailable
+from commerce_kernel.identity import account_by_email
 
 CLIENT_ID = "test-client.apps.googleusercontent.com"  # as in conftest.py
 
@@ -170,9 +170,9 @@ async def test_unknown_kid_refetches_the_keys_once(client, google, rsa_keys):
     assert_refused(await google_login(client, id_token=google.id_token(rsa_keys["key-1"])))
 
 
-async def test_refetches_for_unknown_kids_are_spaced_out(google_server, google, rsa_keys):
+async def test_refetches_for_unknown_kids_are_spaced_out(google_server, google, rsa_keys, kernel):
     async with httpx.AsyncClient() as http:
-        url = GoogleSettings().google_jwks_url
+        url = kernel.section(GoogleSettings).google_jwks_url
         keys = GoogleKeys(url, http, refetch_interval=60)
         assert await keys.key("key-1") is not None
         assert await keys.key("made-up") is None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commerce_kernel.db import Base, UTCDateTime, utcnow
+from commerce_kernel import Base, UTCDateTime, utcnow
 
 
 class OTPChallenge(Base):

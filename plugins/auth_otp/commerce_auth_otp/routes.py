@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from commerce_auth_otp import service
 from commerce_auth_otp.schemas import CodeLoginIn, CodeRequested, CodeRequestIn
-from commerce_kernel.identity import TokensWithUser
-from commerce_kernel.routing import Call, api_route, reply, routes_from
-
-
-def client_address(call: Call) -> str | None:
-    # The ASGI client address; behind a proxy, uvicorn's --proxy-headers sets it from the
-    # trusted X-Forwarded-For.
-    client = call.request.client
-    return client.host if client else None
+from commerce_kernel import Call, TokensWithUser, api_route, reply, routes_from
 
 
 @api_route(
@@ -32,9 +23,10 @@ def client_address(call: Call) -> str | None:
         429: "One request per email per 30 s and a few per hour (see `Retry-After`)",
     },
 )
-async def request_code(call: Call) -> Any:
+async def request_code(call: Call) -> CodeRequested:
     """The code is mailed by a background task; a new request replaces the previous code."""
-    expires_in = await service.request_code(call.kernel, call.body.email, client_address(call))
+    body: CodeRequestIn = call.body
+    expires_in = await service.request_code(call.kernel, body.email, call.client_address)
     return CodeRequested(detail=service.REQUESTED, expires_in=expires_in)
 
 
@@ -51,10 +43,10 @@ async def request_code(call: Call) -> Any:
         429: "Too many wrong codes from this client address (see `Retry-After`)",
     },
 )
-async def otp_login(call: Call) -> Any:
+async def otp_login(call: Call) -> Response:
     """Answers the account and customer tokens."""
     body: CodeLoginIn = call.body
-    tokens, created = await service.log_in(call.kernel, body.email, body.code, client_address(call))
+    tokens, created = await service.log_in(call.kernel, body.email, body.code, call.client_address)
     return reply(tokens, status=201 if created else 200)
 
 

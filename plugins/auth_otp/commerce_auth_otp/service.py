@@ -8,25 +8,24 @@ import hmac
 import os
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from commerce_auth_otp.models import OTPChallenge
 from commerce_auth_otp.settings import OTPSettings
-from commerce_kernel.db import utcnow
-from commerce_kernel.errors import TooManyRequests, Unauthorized
-from commerce_kernel.identity import (
+from commerce_kernel import (
     CUSTOMER,
-    AccountOut,
+    Kernel,
+    RateLimiter,
     TokensWithUser,
-    account_by_email,
-    create_account,
-    normalize_email,
+    TooManyRequests,
+    Unauthorized,
+    utcnow,
 )
+from commerce_kernel.db import retry_on_conflict, rowcount
+from commerce_kernel.identity import find_or_create_account, normalize_email
 
 SEND_CODE = "auth_otp.send_code"
 CODE_DIGITS = 6
@@ -69,12 +68,11 @@ class CodeKeys:
             raise ValueError("not a code sealed by this deployment") from exc
 
 
-def code_keys(kernel: Any) -> CodeKeys:
-    """This deployment's code keys (one per kernel, kept in `kernel.state`)."""
-    found: CodeKeys | None = kernel.state.get("auth_otp.code_keys")
-    if found is None:
-        found = kernel.state["auth_otp.code_keys"] = CodeKeys(kernel.settings.resolved_secret_key())
-    return found
+def code_keys(kernel: Kernel) -> CodeKeys:
+    """This deployment's code keys (one per kernel)."""
+    return kernel.cached(
+        "auth_otp.code_keys", lambda: CodeKeys(kernel.settings.resolved_secret_key())
+    )
 
 
 def _digest(email: str) -> str:
@@ -82,16 +80,18 @@ def _digest(email: str) -> str:
     return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
-async def _limit(limiter: Any, key: str, limit: int, window: int, detail: str) -> None:
+async def _limit(limiter: RateLimiter, key: str, limit: int, window: int, detail: str) -> None:
     retry_after = await limiter.hit(key, limit, window)
     if retry_after is not None:
         raise TooManyRequests(detail, retry_after=retry_after)
 
 
-async def request_code(kernel: Any, email: str, address: str | None) -> int:
-    """Email a new sign-in code to `email` (replacing any earlier one) and return how long it
-    is valid. Whether an account exists changes nothing: a first code creates one."""
-    settings: OTPSettings = kernel.section("auth_otp")
+async def request_code(kernel: Kernel, email: str, address: str | None = None) -> int:
+    """Email a new sign-in code to `email` (replacing any earlier one) and return how many
+    seconds it is valid. Whether an account exists changes nothing: a first code creates
+    one. Requests are limited per email and, when `address` (the client's) is given, per
+    address: `TooManyRequests` (429) past a limit."""
+    settings = kernel.section(OTPSettings)
     email = normalize_email(email)
     limiter = kernel.limiter
     if address:
@@ -136,18 +136,18 @@ async def request_code(kernel: Any, email: str, address: str | None) -> int:
     return settings.otp_code_ttl
 
 
-async def _check_login_throttle(limiter: Any, key: str, limit: int) -> None:
+async def _check_login_throttle(limiter: RateLimiter, key: str, limit: int) -> None:
     if await limiter.count(key, LOGIN_FAILURE_WINDOW) >= limit:
         retry_after = await limiter.hit(key, limit, LOGIN_FAILURE_WINDOW) or 1
         raise TooManyRequests("Too many wrong codes; try again later.", retry_after=retry_after)
 
 
 async def log_in(
-    kernel: Any, email: str, code: str, address: str | None
+    kernel: Kernel, email: str, code: str, address: str | None
 ) -> tuple[TokensWithUser, bool]:
     """Customer tokens for the right, live code of `email`; True when this created the
     (passwordless) account. A code works once; `otp_max_attempts` wrong codes kill it."""
-    settings: OTPSettings = kernel.section("auth_otp")
+    settings = kernel.section(OTPSettings)
     email, code = normalize_email(email), code.strip()
     address_key = f"auth_otp:fail:address:{address}" if address else None
     if address_key:
@@ -195,33 +195,26 @@ async def log_in(
             )
         raise await refuse()
 
-    for attempt in range(2):
-        try:
-            async with kernel.db.transaction() as session:
-                # Consume with a conditional update: of two logins with one code, one wins.
-                claimed = await session.execute(
-                    update(OTPChallenge).where(*live).values(consumed_at=now)
-                )
-                if claimed.rowcount != 1:
-                    raise Unauthorized(INVALID_CODE)
-                account = await account_by_email(session, email)
-                created = account is None
-                if account is None:
-                    account = await create_account(session, email)
-                elif not account.is_active:
-                    raise Unauthorized("The account is disabled.")
-                pair = await kernel.tokens.issue(session, account.id, CUSTOMER)
-                user = AccountOut.model_validate(account)
-            return TokensWithUser(user=user, **pair.model_dump()), created
-        except IntegrityError:
-            # Another sign-in method created the account at the same moment; everything
-            # here was rolled back, so the second try finds the account.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    async def attempt() -> tuple[TokensWithUser, bool]:
+        async with kernel.db.transaction() as session:
+            # Consume with a conditional update: of two logins with one code, one wins.
+            claimed = await session.execute(
+                update(OTPChallenge).where(*live).values(consumed_at=now)
+            )
+            if rowcount(claimed) != 1:
+                raise Unauthorized(INVALID_CODE)
+            account, created = await find_or_create_account(session, email)
+            if not account.is_active:
+                raise Unauthorized("The account is disabled.")
+            tokens = await kernel.tokens.sign_in(session, account, CUSTOMER)
+        return tokens, created
+
+    # Another sign-in method may create the account at the same moment; everything here is
+    # rolled back then, so the second try finds the account.
+    return await retry_on_conflict(attempt)
 
 
-async def purge_expired(kernel: Any) -> int:
+async def purge_expired(kernel: Kernel) -> int:
     """Delete dead challenges (expired or used); returns how many."""
     async with kernel.db.transaction() as session:
         result = await session.execute(
@@ -229,4 +222,4 @@ async def purge_expired(kernel: Any) -> int:
                 (OTPChallenge.expires_at <= utcnow()) | OTPChallenge.consumed_at.is_not(None)
             )
         )
-    return int(result.rowcount or 0)
+    return rowcount(result)

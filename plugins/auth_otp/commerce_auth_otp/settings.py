@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from commerce_kernel.settings import SectionSettings
+from commerce_kernel import SectionSettings
 
 
 class OTPSettings(SectionSettings):
     """Code lifetime, attempts and request limits of email sign-in codes."""
+
+    env_prefix = ""  # the fields carry their own prefix (variable names as documented)
 
     otp_code_ttl: int = Field(default=300, ge=30, description="seconds a code is valid")
     otp_max_attempts: int = Field(default=5, ge=1, description="wrong codes that kill a code")

@@ -8,13 +8,9 @@ import logging
 from commerce_auth_otp import service
 from commerce_auth_otp.models import OTPChallenge
 from commerce_auth_otp.settings import OTPSettings
-from commerce_kernel.db import utcnow
-from commerce_kernel.mail import Mail
-from commerce_kernel.tasks import GiveUp, TaskContext
+from commerce_kernel import GiveUp, Mail, TaskContext, utcnow
 
 logger = logging.getLogger("commerce.auth_otp")
-
-SEND_CODE = service.SEND_CODE
 
 
 def code_mail(email: str, code: str, settings: OTPSettings) -> Mail:
@@ -49,7 +45,7 @@ async def send_code(ctx: TaskContext, challenge_id: int, sealed_code: str) -> No
     ):
         logger.info("sign-in code %s is no longer live; not sent", challenge_id)
         return
-    await kernel.mailer.send(code_mail(challenge.email, code, kernel.section("auth_otp")))
+    await kernel.mailer.send(code_mail(challenge.email, code, kernel.section(OTPSettings)))
 
 
 async def purge_expired(ctx: TaskContext) -> None:

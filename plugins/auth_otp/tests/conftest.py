@@ -4,20 +4,13 @@ from typing import Any
 
 import pytest
 
+# The defaults, stated anyway: overrides beat the environment and `.env`, so the tests hold
+# wherever they run (test_otp_limits.py states its own).
 DEFAULTS = {
     "OTP_REQUEST_INTERVAL": "30",
     "OTP_REQUESTS_PER_HOUR": "5",
     "OTP_LOGIN_FAILURES_PER_ADDRESS": "50",
 }
-
-
-def settings_env(values: dict[str, str]):
-    """The kernel builds plugin settings sections from the environment, not from the
-    `commerce_settings` overrides, so every module sets all of these in both places."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in values.items():
-            mp.setenv(key, value)
-        yield dict(values)
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +20,7 @@ def commerce_plugins():
 
 @pytest.fixture(scope="session")
 def commerce_settings():
-    yield from settings_env(DEFAULTS)
-
-
-@pytest.fixture(scope="session")
-def otp_settings_env():
-    return settings_env
+    return dict(DEFAULTS)
 
 
 def code_in(message: Any) -> str:

@@ -4,14 +4,12 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def commerce_settings(otp_settings_env):
-    yield from otp_settings_env(
-        {
-            "OTP_REQUEST_INTERVAL": "0",
-            "OTP_REQUESTS_PER_HOUR": "5",
-            "OTP_LOGIN_FAILURES_PER_ADDRESS": "8",
-        }
-    )
+def commerce_settings():
+    return {
+        "OTP_REQUEST_INTERVAL": "0",
+        "OTP_REQUESTS_PER_HOUR": "5",
+        "OTP_LOGIN_FAILURES_PER_ADDRESS": "8",
+    }
 
 
 async def test_requests_per_email_per_hour_are_bounded(otp):

@@ -6,9 +6,8 @@ from commerce_auth_otp.service import code_keys
 from commerce_auth_otp.tasks import send_code
 from sqlalchemy import select, update
 
-from commerce_kernel.db import utcnow
+from commerce_kernel import TaskContext, utcnow
 from commerce_kernel.identity import account_by_email
-from commerce_kernel.tasks import TaskContext
 
 
 async def challenge_of(kernel, email):

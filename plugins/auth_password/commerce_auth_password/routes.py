@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.routing import BaseRoute
 
 from commerce_auth_password import service
 from commerce_auth_password.schemas import AdminLoginIn, LoginIn, SignupIn, TOTPEnrollment
-from commerce_kernel.identity import ADMIN, CUSTOMER, TokenPair, TokensWithUser, admin
-from commerce_kernel.routing import Call, api_route, routes_from
+from commerce_kernel import (
+    ADMIN,
+    CUSTOMER,
+    Call,
+    TokenPair,
+    TokensWithUser,
+    admin,
+    api_route,
+    routes_from,
+)
 
 THROTTLED = "Too many failed sign-in attempts (see `Retry-After`)"
-
-
-def client_address(call: Call) -> str | None:
-    # The ASGI client address; behind a proxy, uvicorn's --proxy-headers sets it from the
-    # trusted X-Forwarded-For.
-    client = call.request.client
-    return client.host if client else None
 
 
 @api_route(
@@ -34,7 +33,7 @@ def client_address(call: Call) -> str | None:
         422: "Invalid fields, or a weak password (under 8 characters, or the email itself)",
     },
 )
-async def signup(call: Call) -> Any:
+async def signup(call: Call) -> TokensWithUser:
     """Creates a customer account (email normalised: trimmed, lower-cased) and answers its
     account and a customer token pair."""
     body: SignupIn = call.body
@@ -50,12 +49,12 @@ async def signup(call: Call) -> Any:
     tags=["auth"],
     responses={401: "Wrong email or password (one answer for both)", 429: THROTTLED},
 )
-async def login(call: Call) -> Any:
+async def login(call: Call) -> TokenPair:
     """Unknown email and wrong password answer the same 401. After 10 failures in 15
     minutes for one account (and more, per client address) the answer is 429."""
     body: LoginIn = call.body
     return await service.authenticate(
-        call.kernel, body.email, body.password, client_address(call), audience=CUSTOMER
+        call.kernel, body.email, body.password, call.client_address, audience=CUSTOMER
     )
 
 
@@ -72,7 +71,7 @@ async def login(call: Call) -> Any:
         429: THROTTLED,
     },
 )
-async def admin_login(call: Call) -> Any:
+async def admin_login(call: Call) -> TokenPair:
     """Answers admin tokens (audience `commerce-admin`) for admin accounts only. A customer
     account gets the same 401 as a wrong password, so the answer does not reveal it."""
     body: AdminLoginIn = call.body
@@ -80,7 +79,7 @@ async def admin_login(call: Call) -> Any:
         call.kernel,
         body.email,
         body.password,
-        client_address(call),
+        call.client_address,
         audience=ADMIN,
         otp=body.otp,
     )
@@ -95,7 +94,7 @@ async def admin_login(call: Call) -> Any:
     tags=["admin auth"],
     responses={401: "No or invalid token", 403: "Not an admin token"},
 )
-async def enroll_totp(call: Call) -> Any:
+async def enroll_totp(call: Call) -> TOTPEnrollment:
     """From now on, admin sign-in for this account needs `otp`: the app's current code."""
     secret, uri = await service.enroll_totp(call.kernel, call.account_id)
     return TOTPEnrollment(secret=secret, otpauth_uri=uri)

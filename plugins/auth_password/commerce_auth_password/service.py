@@ -8,7 +8,6 @@ import hmac
 import secrets
 import time
 from functools import cached_property
-from typing import Any
 
 import pyotp
 from argon2 import PasswordHasher, Type
@@ -19,25 +18,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_auth_password.models import PasswordCredential, TOTPAuthenticator
 from commerce_auth_password.settings import PasswordSettings
-from commerce_kernel.db import utcnow
-from commerce_kernel.errors import (
-    Conflict,
-    Forbidden,
-    TooManyRequests,
-    Unauthorized,
-    UnprocessableEntity,
-)
-from commerce_kernel.identity import (
+from commerce_kernel import (
     ADMIN,
     CUSTOMER,
     Account,
-    AccountOut,
+    Conflict,
+    Forbidden,
+    Kernel,
+    RateLimiter,
     TokenPair,
     TokensWithUser,
-    account_by_email,
-    create_account,
-    normalize_email,
+    TooManyRequests,
+    Unauthorized,
+    UnprocessableEntity,
+    utcnow,
 )
+from commerce_kernel.db import rowcount
+from commerce_kernel.identity import account_by_email, find_or_create_account, normalize_email
 
 MIN_PASSWORD_LENGTH = 8
 TOTP_INTERVAL = 30
@@ -85,15 +82,15 @@ class PasswordHashing:
             return True
 
 
-def hashing_for(kernel: Any) -> PasswordHashing:
+def hashing_for(kernel: Kernel) -> PasswordHashing:
     """The hasher of this deployment (one per kernel, built at start-up)."""
-    found: PasswordHashing | None = kernel.state.get("auth_password.hashing")
-    if found is None:
-        found = kernel.state["auth_password.hashing"] = PasswordHashing(
-            kernel.section("auth_password")
-        )
-        found.dummy_hash  # noqa: B018 - computed now, not on the first unknown-email login
-    return found
+
+    def make() -> PasswordHashing:
+        hashing = PasswordHashing(kernel.section(PasswordSettings))
+        hashing.dummy_hash  # noqa: B018 - computed now, not on the first unknown-email login
+        return hashing
+
+    return kernel.cached("auth_password.hashing", make)
 
 
 def check_password(password: str, email: str) -> None:
@@ -120,11 +117,12 @@ async def save_password_hash(session: AsyncSession, account_id: int, hashed: str
     await session.flush()
 
 
-async def store_password_for_account(
-    kernel: Any, session: AsyncSession, account_id: int, password: str
+async def set_password(
+    kernel: Kernel, session: AsyncSession, account_id: int, password: str
 ) -> None:
-    """The `set_password` hook (used by `commerce createsuperuser`), hashed with this
-    deployment's settings."""
+    """Give an account a password (replacing any earlier one), inside the caller's
+    transaction: 422 when it is weak, hashed with this deployment's settings. What the
+    `set_password` hook (`commerce createsuperuser`) does."""
     account = await session.get(Account, account_id)
     if account is None:
         raise LookupError(f"no account {account_id}")
@@ -133,7 +131,7 @@ async def store_password_for_account(
     await save_password_hash(session, account_id, hashed)
 
 
-async def sign_up(kernel: Any, email: str, password: str, name: str = "") -> TokensWithUser:
+async def sign_up(kernel: Kernel, email: str, password: str, name: str = "") -> TokensWithUser:
     """A new customer account with a password, signed in. 409 when the email is taken."""
     email = normalize_email(email)
     check_password(password, email)
@@ -141,23 +139,22 @@ async def sign_up(kernel: Any, email: str, password: str, name: str = "") -> Tok
     taken = Conflict("An account with this email already exists.")
     try:
         async with kernel.db.transaction() as session:
-            if await account_by_email(session, email) is not None:
+            account, created = await find_or_create_account(session, email, name)
+            if not created:
                 raise taken
-            account = await create_account(session, email, name)
             await save_password_hash(session, account.id, hashed)
-            pair = await kernel.tokens.issue(session, account.id, CUSTOMER)
-            user = AccountOut.model_validate(account)
+            tokens = await kernel.tokens.sign_in(session, account, CUSTOMER)
     except IntegrityError:
         # A concurrent sign-up with the same email won the unique index.
         raise taken from None
-    return TokensWithUser(user=user, **pair.model_dump())
+    return tokens
 
 
 class LoginThrottle:
     """Counts failed logins per account (tight) and per client address (loose) in the
     kernel's rate limiter, so the limits hold across processes when Redis is configured."""
 
-    def __init__(self, limiter: Any, settings: PasswordSettings) -> None:
+    def __init__(self, limiter: RateLimiter, settings: PasswordSettings) -> None:
         self.limiter = limiter
         self.window = settings.login_failure_window
         self.per_account = settings.login_failures_per_account
@@ -207,7 +204,7 @@ def matching_totp_step(secret: str, code: str | None, now: float | None = None) 
 
 
 async def authenticate(
-    kernel: Any,
+    kernel: Kernel,
     email: str,
     password: str,
     address: str | None,
@@ -221,7 +218,7 @@ async def authenticate(
     Every credential failure is 401 with one body and costs one argon2 verification;
     failures are counted and answered with 429 past the limits.
     """
-    settings: PasswordSettings = kernel.section("auth_password")
+    settings = kernel.section(PasswordSettings)
     hashing = hashing_for(kernel)
     throttle = LoginThrottle(kernel.limiter, settings)
     email = normalize_email(email)
@@ -285,7 +282,7 @@ async def _claim_totp_step(session: AsyncSession, account_id: int, step: int) ->
         )
         .values(last_used_step=step)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 async def _replace_hash(session: AsyncSession, account_id: int, old: str, new: str) -> None:
@@ -297,10 +294,10 @@ async def _replace_hash(session: AsyncSession, account_id: int, old: str, new: s
     )
 
 
-async def enroll_totp(kernel: Any, account_id: int) -> tuple[str, str]:
+async def enroll_totp(kernel: Kernel, account_id: int) -> tuple[str, str]:
     """A new authenticator secret for an admin (replacing any previous one): from now on
     admin sign-in needs its current code. Returns (secret, otpauth URI)."""
-    settings: PasswordSettings = kernel.section("auth_password")
+    settings = kernel.section(PasswordSettings)
     secret = pyotp.random_base32()
     async with kernel.db.transaction() as session:
         account = await session.get(Account, account_id)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from commerce_kernel.settings import SectionSettings
+from commerce_kernel import SectionSettings
 
 
 class PasswordSettings(SectionSettings):
     """Hashing cost and sign-in throttles. The argon2 defaults are argon2-cffi's (RFC 9106
     low-memory profile); lower them only in tests."""
+
+    env_prefix = ""  # the fields carry their own prefix (variable names as documented)
 
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_cost: int = Field(default=65536, ge=8, description="KiB")

@@ -17,9 +17,6 @@ def commerce_plugins():
 
 @pytest.fixture(scope="session")
 def commerce_settings():
-    # The kernel builds plugin settings sections from the environment, not from these
-    # overrides, so they are set in both places (spawned processes get them from the dict).
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in SETTINGS.items():
-            mp.setenv(key, value)
-        yield dict(SETTINGS)
+    # The settings sections read these overrides, and spawned processes get them in their
+    # environment (`deployment.env`).
+    return dict(SETTINGS)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from commerce_kernel.cli import create_superuser
+from commerce_kernel.commands.createsuperuser import create_superuser
 from commerce_kernel.identity import account_by_email
 
 ADMIN_EMAIL = "root@example.com"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import commerce_catalog.models  # noqa: F401  (the products table the lines point at)
+import commerce_catalog.api  # noqa: F401  (registers the products table the lines point at)
 from sqlalchemy import ForeignKey, Integer, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -5,44 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
-from commerce_kernel.money import format_money, quantum
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from commerce_cart import hookspecs
+from commerce_cart.values import Adjustment, PricedLine
+from commerce_kernel.money import quantum
 
-@dataclass(frozen=True)
-class PricedLine:
-    """One product at its current price, as the cart and a new order see it."""
-
-    product_id: int
-    sku: str
-    name: str
-    unit_price: Decimal
-    quantity: int
-
-    @property
-    def line_total(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-
-@dataclass(frozen=True)
-class Adjustment:
-    """A signed change to the total (discount < 0, tax or shipping > 0) from a plugin."""
-
-    code: str
-    label: str
-    amount: Decimal
-
-    def to_dict(self, currency: str) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "label": self.label,
-            "amount": format_money(self.amount, currency),
-        }
+if TYPE_CHECKING:
+    from commerce_kernel import Kernel
 
 
 @dataclass(frozen=True)
 class Totals:
+    """A priced set of lines: `total = subtotal + sum(adjustment amounts)`, never below zero."""
+
     lines: tuple[PricedLine, ...]
     subtotal: Decimal
     adjustments: tuple[Adjustment, ...]
@@ -58,31 +36,33 @@ def _round(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum(currency), rounding=ROUND_HALF_UP)
 
 
-def _adjustment(value: Any, currency: str) -> Adjustment:
-    # Accept plain dicts from implementations written without importing this module.
-    if isinstance(value, dict):
-        value = Adjustment(str(value["code"]), str(value["label"]), Decimal(str(value["amount"])))
-    if not isinstance(value, Adjustment):
-        raise TypeError(f"cart_adjustments returned {type(value).__name__}, not an Adjustment")
-    return Adjustment(value.code, value.label, _round(Decimal(value.amount), currency))
-
-
 async def compute_totals(
-    kernel: Any, session: Any, account_id: int, lines: Sequence[PricedLine]
+    kernel: Kernel,
+    session: AsyncSession,
+    account_id: int,
+    lines: Sequence[PricedLine],
+    *,
+    placing: bool = False,
 ) -> Totals:
-    """Subtotal of `lines`, then the `cart_adjustments` pipeline, then the total (>= 0)."""
+    """Subtotal of `lines`, then the `cart_adjustments` pipeline, then the total (>= 0).
+
+    `placing` True means an order is being placed in `session`'s transaction (implementations
+    may then spend something, e.g. mark a coupon used); False is a quote, in a session that is
+    never committed. The adjustments come out rounded to the currency's minor unit.
+    """
     currency = kernel.settings.currency
     subtotal = _round(sum((line.line_total for line in lines), Decimal(0)), currency)
-    raw = await kernel.hooks.call(
-        "cart_adjustments",
+    answered = await kernel.hooks.call(
+        hookspecs.cart_adjustments,
         kernel=kernel,
         session=session,
         account_id=account_id,
         lines=tuple(lines),
         subtotal=subtotal,
         currency=currency,
+        placing=placing,
         adjustments=[],
     )
-    adjustments = tuple(_adjustment(a, currency) for a in raw or ())
+    adjustments = tuple(Adjustment(a.code, a.label, _round(a.amount, currency)) for a in answered)
     total = subtotal + sum((a.amount for a in adjustments), Decimal(0))
     return Totals(tuple(lines), subtotal, adjustments, max(total, Decimal(0)), currency)

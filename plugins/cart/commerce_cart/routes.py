@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.routing import BaseRoute
+
 from commerce_cart import service
 from commerce_cart.schemas import CartItemIn, CartItemOut, CartOut, CartTotalOut, QuantityIn
 from commerce_kernel.identity import customer
@@ -96,5 +98,5 @@ async def cart_total(call: Call) -> Any:
 ROUTES = [get_cart, add_to_cart, change_quantity, remove_from_cart, cart_total]
 
 
-def build_routes() -> list[Any]:
-    return routes_from(*ROUTES)
+def build_routes() -> list[BaseRoute]:
+    return [*routes_from(*ROUTES)]

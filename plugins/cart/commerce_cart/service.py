@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from commerce_catalog.api import ProductInfo, get_product, get_products
-from sqlalchemy import delete, false, select, update
+from sqlalchemy import Table, delete, false, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from commerce_cart.models import CartItem
-from commerce_cart.pricing import PricedLine, Totals, compute_totals
-from commerce_kernel.db import utcnow, with_retries
+from commerce_cart.pricing import Totals, compute_totals
+from commerce_cart.values import PricedLine
+from commerce_kernel import Kernel
+from commerce_kernel.db import rowcount, utcnow, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
 
@@ -72,7 +75,7 @@ async def _priced_items(
     return [(i, _line(i, products[i.product_id])) for i in items if i.product_id in products]
 
 
-async def view_cart(kernel: Any, account_id: int) -> dict[str, Any]:
+async def view_cart(kernel: Kernel, account_id: int) -> dict[str, Any]:
     currency = kernel.settings.currency
     async with kernel.db.session() as session:
         priced = await _priced_items(session, account_id)
@@ -86,7 +89,7 @@ async def view_cart(kernel: Any, account_id: int) -> dict[str, Any]:
     }
 
 
-async def cart_totals(kernel: Any, account_id: int) -> Totals:
+async def cart_totals(kernel: Kernel, account_id: int) -> Totals:
     async with kernel.db.session() as session:
         priced = await _priced_items(session, account_id)
         return await compute_totals(kernel, session, account_id, [line for _, line in priced])
@@ -103,7 +106,7 @@ def totals_out(totals: Totals) -> dict[str, Any]:
     }
 
 
-def _upsert(session: AsyncSession, account_id: int, product_id: int, quantity: int) -> Any:
+def _upsert(on_mysql: bool, account_id: int, product_id: int, quantity: int) -> Insert:
     """One statement that inserts the line or adds to its quantity, so two concurrent adds of
     the same product can never create two lines (the unique key decides)."""
     now = utcnow()
@@ -114,8 +117,8 @@ def _upsert(session: AsyncSession, account_id: int, product_id: int, quantity: i
         "created_at": now,
         "updated_at": now,
     }
-    table = CartItem.__table__
-    if session.bind.dialect.name == "mysql":
+    table = cast(Table, CartItem.__table__)
+    if on_mysql:
         stmt = mysql.insert(table).values(**values)
         return stmt.on_duplicate_key_update(
             quantity=table.c.quantity + stmt.inserted.quantity, updated_at=now
@@ -128,7 +131,7 @@ def _upsert(session: AsyncSession, account_id: int, product_id: int, quantity: i
 
 
 async def add_item(
-    kernel: Any, account_id: int, product_id: int, quantity: int
+    kernel: Kernel, account_id: int, product_id: int, quantity: int
 ) -> tuple[dict[str, Any], bool]:
     """Add `quantity` of a product; returns the line and whether it was created (else merged).
 
@@ -142,7 +145,7 @@ async def add_item(
             product = await _active_product(session, product_id)
             if quantity > product.stock:
                 raise _out_of_stock(product, quantity)
-            await session.execute(_upsert(session, account_id, product_id, quantity))
+            await session.execute(_upsert(kernel.db.is_mysql, account_id, product_id, quantity))
             item = (
                 await session.execute(
                     select(CartItem).where(
@@ -172,7 +175,9 @@ async def _own_item(session: AsyncSession, account_id: int, item_id: int) -> Car
     return item
 
 
-async def set_quantity(kernel: Any, account_id: int, item_id: int, quantity: int) -> dict[str, Any]:
+async def set_quantity(
+    kernel: Kernel, account_id: int, item_id: int, quantity: int
+) -> dict[str, Any]:
     currency = kernel.settings.currency
 
     async def attempt() -> dict[str, Any]:
@@ -194,7 +199,7 @@ async def set_quantity(kernel: Any, account_id: int, item_id: int, quantity: int
     return await with_retries(attempt)
 
 
-async def remove_item(kernel: Any, account_id: int, item_id: int) -> None:
+async def remove_item(kernel: Kernel, account_id: int, item_id: int) -> None:
     async def attempt() -> None:
         async with kernel.db.transaction() as session:
             result = await session.execute(
@@ -203,7 +208,7 @@ async def remove_item(kernel: Any, account_id: int, item_id: int) -> None:
                     CartItem.account_id == account_id,
                 )
             )
-            if result.rowcount != 1:
+            if rowcount(result) != 1:
                 raise NotFound(f"Cart item {item_id} does not exist.")
 
     await with_retries(attempt)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from commerce_catalog.testing import make_product  # noqa: F401 - a fixture
+from commerce_catalog.api import make_product  # noqa: F401 - a fixture
 
 
 @pytest.fixture(scope="session")

@@ -45,9 +45,30 @@ def _tax_plugin() -> types.ModuleType:
     return mod
 
 
+AUDIT: list[tuple[bool, list[Any]]] = []
+
+
+def _audit_plugin() -> types.ModuleType:
+    """Runs last (it requires the tax plugin): records what it was handed."""
+    mod = types.ModuleType("test_audit_plugin")
+    mod.plugin = Plugin(name="test_audit", version="0", requires=("test_tax",))  # type: ignore[attr-defined]
+
+    @hookimpl
+    def cart_adjustments(placing: bool, adjustments: list[Any]) -> None:
+        AUDIT.append((placing, list(adjustments)))
+
+    mod.cart_adjustments = cart_adjustments  # type: ignore[attr-defined]
+    return mod
+
+
 @pytest.fixture(scope="session")
 def commerce_extra_plugins() -> list[Any]:
-    return [_discount_plugin(), _tax_plugin()]
+    return [_discount_plugin(), _tax_plugin(), _audit_plugin()]
+
+
+@pytest.fixture(autouse=True)
+def _clear_audit() -> None:
+    AUDIT.clear()
 
 
 async def test_discount_and_tax_compose_in_the_total(customer, make_product):
@@ -74,3 +95,14 @@ async def test_a_plugin_may_leave_the_pipeline_unchanged(customer, make_product)
     body = (await customer.client.get("/api/cart/total/")).json()
     assert [a["code"] for a in body["adjustments"]] == ["TAX"]
     assert body["total"] == "10.83"  # 10.00 + 0.825 → 0.83
+
+
+async def test_a_later_implementation_gets_adjustments_even_from_a_plain_dict(
+    customer, make_product
+):
+    p = await make_product(price="10.00", stock=10)
+    await customer.client.post("/api/cart/", json={"product_id": p.id, "quantity": 1})
+    await customer.client.get("/api/cart/total/")
+    ((placing, handed),) = AUDIT
+    assert placing is False  # a quote
+    assert handed == [Adjustment("TAX", "Sales tax", Decimal("0.825"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from commerce_cart.models import CartItem
+from commerce_catalog.api import Product
 from sqlalchemy import func, select
 
 
@@ -42,8 +43,6 @@ async def test_add_then_add_again_merges_into_one_line(customer, make_product):
 
 
 async def test_cart_shows_the_current_catalog_price(kernel, customer, make_product):
-    from commerce_catalog.models import Product
-
     p = await make_product(price="5.00")
     await customer.client.post("/api/cart/", json={"product_id": p.id, "quantity": 2})
     async with kernel.db.transaction() as session:

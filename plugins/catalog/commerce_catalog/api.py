@@ -1,15 +1,38 @@
-"""The catalog's public API for other plugins (cart, orders): read products without HTTP."""
+"""The catalog's public API for other plugins (cart, orders): read products without HTTP,
+take and give back stock, the hooks it offers, and its test fixture.
+
+Other plugins import only this module: `Product` is here for their foreign keys (importing
+it registers the `products` table) and their tests; `make_product` is a pytest fixture for
+their conftest (`from commerce_catalog.api import make_product`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commerce_catalog import hookspecs as hooks
 from commerce_catalog.models import Product
+from commerce_catalog.schemas import ProductData
+from commerce_catalog.stock import Lines, Shortfall, StockStrategy
+from commerce_kernel import Kernel
+
+if TYPE_CHECKING:
+    from commerce_catalog.testing import MakeProduct, make_product
+else:
+
+    def __getattr__(name: str) -> object:
+        # The fixture needs pytest, which a deployment need not have: imported on first use.
+        if name in ("MakeProduct", "make_product"):
+            from commerce_catalog import testing
+
+            return getattr(testing, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -39,3 +62,27 @@ async def get_products(session: AsyncSession, ids: Iterable[int]) -> dict[int, P
 async def get_product(session: AsyncSession, product_id: int) -> ProductInfo | None:
     p = await session.get(Product, product_id)
     return _info(p) if p is not None else None
+
+
+def stock(kernel: Kernel) -> StockStrategy:
+    """The deployment's stock strategy (hook `stock_strategy`), made once."""
+    return kernel.cached(
+        "catalog.stock_strategy",
+        lambda: kernel.hooks.call_sync(hooks.stock_strategy, kernel=kernel),
+    )
+
+
+__all__ = [
+    "Lines",
+    "MakeProduct",
+    "Product",
+    "ProductData",
+    "ProductInfo",
+    "Shortfall",
+    "StockStrategy",
+    "get_product",
+    "get_products",
+    "hooks",
+    "make_product",
+    "stock",
+]

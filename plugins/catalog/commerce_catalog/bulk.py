@@ -29,7 +29,7 @@ import orjson
 from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce_catalog import search
+from commerce_catalog import hookspecs, search
 from commerce_catalog.bulk_files import (
     COLUMNS,
     FileError,
@@ -41,7 +41,10 @@ from commerce_catalog.bulk_files import (
 )
 from commerce_catalog.models import BulkJob, BulkJobChunk, Product
 from commerce_catalog.schemas import BulkStatus
-from commerce_catalog.service import announce, now, representation
+from commerce_catalog.service import representation
+from commerce_catalog.settings import CatalogSettings
+from commerce_kernel import Event, Kernel
+from commerce_kernel.db import utcnow_seconds
 
 logger = logging.getLogger("commerce.catalog.bulk")
 
@@ -53,7 +56,7 @@ ERRORS_SHOWN = 1000
 
 
 async def create_job(
-    kernel: Any,
+    kernel: Kernel,
     file: IO[bytes],
     *,
     filename: str = "",
@@ -66,10 +69,10 @@ async def create_job(
     if not head.strip():
         raise FileError("The file is empty.")
     fmt = detect_format(head, filename, content_type)
-    chunk_rows = kernel.section("catalog").catalog_bulk_chunk_rows
+    chunk_rows = kernel.section(CatalogSettings).catalog_bulk_chunk_rows
     prepared = await asyncio.to_thread(prepare, file, fmt, chunk_rows)
     job_id = uuid.uuid4().hex
-    stamp = now()
+    stamp = utcnow_seconds()
     async with kernel.db.transaction() as session:
         session.add(
             BulkJob(
@@ -85,7 +88,7 @@ async def create_job(
             )
         )
         await session.flush()
-        table = BulkJobChunk.__table__
+        table = BulkJobChunk.metadata.tables[BulkJobChunk.__tablename__]
         step = 20
         for start in range(0, len(prepared.chunks), step):
             await session.execute(
@@ -109,13 +112,13 @@ async def create_job(
     return job_id
 
 
-async def enqueue_chunks(kernel: Any, job_id: str, seqs: Iterable[int]) -> None:
+async def enqueue_chunks(kernel: Kernel, job_id: str, seqs: Iterable[int]) -> None:
     # Deterministic task ids: enqueueing a chunk that is already queued does nothing.
     for seq in seqs:
         await kernel.queue.enqueue(CHUNK_TASK, job_id, seq, job_id=f"catalog-bulk-{job_id}-{seq}")
 
 
-async def resume_stalled(kernel: Any) -> int:
+async def resume_stalled(kernel: Kernel) -> int:
     """Enqueue again the pending chunks of unfinished jobs (lost with a crashed process)."""
     async with kernel.db.session() as session:
         rows = (
@@ -141,7 +144,9 @@ class ChunkOutcome:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _error(row: int, sku: str | None, field_name: str | None, message: str) -> dict[str, Any]:
+def _error(
+    row: int | None, sku: str | None, field_name: str | None, message: str
+) -> dict[str, Any]:
     return {"row": row, "sku": sku, "field": field_name, "message": message}
 
 
@@ -197,7 +202,7 @@ async def _apply(
             )
         ).all()
     }
-    stamp = now()
+    stamp = utcnow_seconds()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     retext: list[dict[str, Any]] = []
@@ -244,7 +249,7 @@ async def _apply(
         else:
             updates.append(params)
         outcome.updated[sku] = changed
-    table = Product.__table__
+    table = Product.metadata.tables[Product.__tablename__]
     if inserts:
         await session.execute(insert(table), inserts)
     for rows, extra in ((updates, []), (retext, ["search_text", "search_tokens"])):
@@ -259,7 +264,7 @@ async def _apply(
     return outcome
 
 
-async def run_chunk(kernel: Any, job_id: str, seq: int) -> None:
+async def run_chunk(kernel: Kernel, job_id: str, seq: int) -> None:
     """Apply one chunk exactly once (a retry of a done chunk does nothing), then finish the
     job if it was the last one."""
     async with kernel.db.transaction() as session:
@@ -268,7 +273,7 @@ async def run_chunk(kernel: Any, job_id: str, seq: int) -> None:
             .where(BulkJob.id == job_id, BulkJob.status == "queued")
             .values(status="running")
         )
-    outcome: ChunkOutcome | None = None
+    events: list[Event] = []
     async with kernel.db.transaction() as session:
         chunk = (
             await session.execute(
@@ -294,45 +299,57 @@ async def run_chunk(kernel: Any, job_id: str, seq: int) -> None:
             chunk.failed = outcome.failed_rows
             chunk.errors = orjson.dumps(outcome.errors).decode() if outcome.errors else None
             chunk.rows = None  # applied: the copy is no longer needed
-            chunk.finished_at = now()
+            chunk.finished_at = utcnow_seconds()
+            events = await _record_changes(kernel, session, outcome)
     await finish_if_complete(kernel, job_id)
-    if outcome is not None:
-        await _announce(kernel, outcome)
+    for event in events:
+        await kernel.events.announce(event)
 
 
-async def _announce(kernel: Any, outcome: ChunkOutcome) -> None:
-    hooks = kernel.hooks
-    wants_created = outcome.created and hooks.implementations("product_created")
-    wants_updated = outcome.updated and hooks.implementations("product_updated")
+async def _record_changes(
+    kernel: Kernel, session: AsyncSession, outcome: ChunkOutcome
+) -> list[Event]:
+    """The chunk's product events, recorded in its own transaction (so a durable listener
+    hears every change exactly when it commits). Reading the products back is skipped when
+    nobody listens (the usual case)."""
+    wants_created = bool(outcome.created) and kernel.events.listened(hookspecs.product_created)
+    wants_updated = bool(outcome.updated) and kernel.events.listened(hookspecs.product_updated)
     if not (wants_created or wants_updated):
-        return
+        return []
     skus = [
         *(outcome.created if wants_created else ()),
         *(outcome.updated if wants_updated else ()),
     ]
-    async with kernel.db.session() as session:
-        products = (await session.execute(select(Product).where(Product.sku.in_(skus)))).scalars()
-        by_sku = {p.sku: representation(p, kernel.settings.currency) for p in products}
+    products = (await session.execute(select(Product).where(Product.sku.in_(skus)))).scalars()
+    by_sku = {p.sku: representation(p, kernel.settings.currency) for p in products}
+    events: list[Event] = []
     for sku in outcome.created if wants_created else ():
         if sku in by_sku:
-            await announce(kernel, "product_created", product=by_sku[sku])
+            events.append(
+                await kernel.events.record(session, hookspecs.product_created, product=by_sku[sku])
+            )
     for sku, changed in outcome.updated.items() if wants_updated else ():
         if sku in by_sku:
-            await announce(kernel, "product_updated", product=by_sku[sku], changed=changed)
+            events.append(
+                await kernel.events.record(
+                    session, hookspecs.product_updated, product=by_sku[sku], changed=changed
+                )
+            )
+    return events
 
 
-async def finish_if_complete(kernel: Any, job_id: str) -> None:
+async def finish_if_complete(kernel: Kernel, job_id: str) -> None:
     # One conditional statement: of several chunks finishing at once, exactly one flips it.
     pending = exists().where(BulkJobChunk.job_id == job_id, BulkJobChunk.status != "done")
     async with kernel.db.transaction() as session:
         await session.execute(
             update(BulkJob)
             .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")), ~pending)
-            .values(status="succeeded", finished_at=now())
+            .values(status="succeeded", finished_at=utcnow_seconds())
         )
 
 
-async def fail_chunk(kernel: Any, job_id: str, seq: int, reason: str) -> None:
+async def fail_chunk(kernel: Kernel, job_id: str, seq: int, reason: str) -> None:
     """A chunk that kept failing: the job is failed (its done chunks stay applied)."""
     async with kernel.db.transaction() as session:
         await session.execute(
@@ -342,19 +359,19 @@ async def fail_chunk(kernel: Any, job_id: str, seq: int, reason: str) -> None:
                 BulkJobChunk.seq == seq,
                 BulkJobChunk.status == "pending",
             )
-            .values(status="failed", finished_at=now())
+            .values(status="failed", finished_at=utcnow_seconds())
         )
         await session.execute(
             update(BulkJob)
             .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")))
-            .values(status="failed", error=reason[:2000], finished_at=now())
+            .values(status="failed", error=reason[:2000], finished_at=utcnow_seconds())
         )
 
 
 # --- status -----------------------------------------------------------------------------
 
 
-async def job_status(kernel: Any, job_id: str) -> BulkStatus | None:
+async def job_status(kernel: Kernel, job_id: str) -> BulkStatus | None:
     async with kernel.db.session() as session:
         job = await session.get(BulkJob, job_id)
         if job is None:
@@ -372,7 +389,7 @@ async def job_status(kernel: Any, job_id: str) -> BulkStatus | None:
         errors: list[dict[str, Any]] = []
         truncated = False
         if job.error:
-            errors.append(_error(None, None, None, job.error))  # type: ignore[arg-type]
+            errors.append(_error(None, None, None, job.error))
         failing = (
             await session.execute(
                 select(BulkJobChunk.seq)
@@ -400,14 +417,16 @@ async def job_status(kernel: Any, job_id: str) -> BulkStatus | None:
             truncated = len(items) > room
             errors.extend(items[:room])
     processed, created, updated, failed = (int(v) for v in sums)
-    return BulkStatus(
-        job_id=job.id,
-        status=job.status,
-        total=job.total,
-        processed=processed,
-        created=created,
-        updated=updated,
-        failed=failed,
-        errors=errors,
-        errors_truncated=truncated,
+    return BulkStatus.model_validate(
+        {
+            "job_id": job.id,
+            "status": job.status,
+            "total": job.total,
+            "processed": processed,
+            "created": created,
+            "updated": updated,
+            "failed": failed,
+            "errors": errors,
+            "errors_truncated": truncated,
+        }
     )

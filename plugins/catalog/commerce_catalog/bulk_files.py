@@ -56,7 +56,7 @@ class ParsedRow:
 
 @contextmanager
 def _text(file: IO[bytes]) -> Iterator[io.TextIOWrapper]:
-    wrapper = io.TextIOWrapper(file, encoding="utf-8-sig", newline="", errors="strict")  # type: ignore[arg-type]
+    wrapper = io.TextIOWrapper(file, encoding="utf-8-sig", newline="", errors="strict")
     try:
         yield wrapper
     finally:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from commerce_catalog import bulk
 from commerce_catalog.schemas import BulkStatus
-from commerce_kernel.cli import Command
+from commerce_kernel import Command, Kernel
 from commerce_kernel.errors import Problem
 
 POLL_SECONDS = 0.25
@@ -27,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for the job")
 
 
-def run(args: argparse.Namespace, kernel: Any) -> Any:
+def run(args: argparse.Namespace, kernel: Kernel) -> int | Awaitable[int]:
     if args.catalog_command == "import":
         return import_file(kernel, args.file, timeout=args.timeout)
     return 2
@@ -43,7 +44,7 @@ def _bar(status: BulkStatus, width: int = 30) -> str:
 
 
 async def import_file(
-    kernel: Any, path: Path, *, timeout: float = 3600.0, out: TextIO | None = None
+    kernel: Kernel, path: Path, *, timeout: float = 3600.0, out: TextIO | None = None
 ) -> int:
     """Create the job through the service (not HTTP), follow it, print a summary.
     Exit code 0 when it succeeded (bad rows included), 1 when it failed, 2 for a bad file."""
@@ -75,7 +76,9 @@ async def import_file(
     return 0 if status.status == "succeeded" else 1
 
 
-async def _follow(kernel: Any, job_id: str, timeout: float, out: TextIO, tty: bool) -> BulkStatus:
+async def _follow(
+    kernel: Kernel, job_id: str, timeout: float, out: TextIO, tty: bool
+) -> BulkStatus:
     # Embedded default: the in-process queue runs the chunks inside this process, so waiting
     # here lets them run; on Redis, `commerce worker` processes run them and this only polls.
     last = -1

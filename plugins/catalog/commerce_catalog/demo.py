@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog.models import Product
-from commerce_catalog.service import now
+from commerce_kernel import Kernel
+from commerce_kernel.db import utcnow_seconds
 
 DEMO_PRODUCTS = [
     ("TEE-RED-M", "Red T-shirt", "Organic cotton, medium.", "19.99", 40),
@@ -27,10 +27,10 @@ DEMO_PRODUCTS = [
 ]
 
 
-async def add_demo_products(kernel: Any, session: AsyncSession) -> int:
+async def add_demo_products(kernel: Kernel, session: AsyncSession) -> int:
     if (await session.execute(select(func.count()).select_from(Product))).scalar_one():
         return 0
-    stamp = now()
+    stamp = utcnow_seconds()
     for sku, name, description, price, stock in DEMO_PRODUCTS:
         session.add(
             Product(

@@ -3,46 +3,54 @@ product life-cycle events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from commerce_kernel import Compose, hookspec
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from commerce_catalog.schemas import ProductData
+    from commerce_catalog.stock import StockStrategy
+    from commerce_kernel import Kernel
+
 
 @hookspec(Compose.STRATEGY)
-async def allocate_stock(session: Any, lines: list[tuple[int, int]]) -> list[dict[str, int]]:
-    """Take stock for every `(product_id, quantity)` inside the caller's transaction.
+def stock_strategy(kernel: Kernel) -> StockStrategy:
+    """The one object that takes and gives back stock (`commerce_catalog.api.StockStrategy`:
+    `allocate` and `release`), so a plugin replaces both together or neither.
 
-    Called by whoever sells (orders) with its open session. Returns the shortfalls,
-    `[{"product_id", "requested", "available"}]`; empty means everything was taken. When it
-    is not empty the caller must roll the transaction back. Check and take happen in one
-    statement per line (never check-then-write), in product id order to avoid deadlocks.
-    STRATEGY: the last-loaded implementation replaces the catalog's default.
+    Called once per deployment, at the first sale (`commerce_catalog.api.stock(kernel)`).
+    STRATEGY: the last-loaded implementation wins, so a plugin that requires `catalog` and
+    implements this hook replaces the catalog's default (one conditional UPDATE per line).
     """
-
-
-@hookspec(Compose.STRATEGY)
-async def release_stock(session: Any, lines: list[tuple[int, int]]) -> None:
-    """Give back stock for every `(product_id, quantity)` inside the caller's transaction
-    (a cancelled order). STRATEGY, paired with `allocate_stock`."""
+    raise NotImplementedError
 
 
 @hookspec(Compose.BROADCAST)
-async def record_units_sold(session: Any, changes: dict[int, int]) -> None:
+async def record_units_sold(session: AsyncSession, changes: dict[int, int]) -> None:
     """Units sold changed by `{product_id: delta}` (positive on sale, negative on cancel),
     inside the caller's transaction. The catalog keeps `sold_count` with it; other plugins
     may keep their own figures. BROADCAST."""
 
 
 @hookspec(Compose.BROADCAST, isolate=True)
-async def product_created(kernel: Any, product: dict[str, Any]) -> None:
-    """A product was created (after commit). `product` is its API representation."""
+async def product_created(kernel: Kernel, event_id: str, product: ProductData) -> None:
+    """A product was created (after commit; from the API or a bulk upload chunk). `product`
+    is its API representation. An after-commit event (`commerce_kernel.events`): a listener
+    marked `@durable` hears it at least once even if this process dies; `event_id` is the same
+    on every try, to be idempotent by."""
 
 
 @hookspec(Compose.BROADCAST, isolate=True)
-async def product_updated(kernel: Any, product: dict[str, Any], changed: list[str]) -> None:
-    """A product was changed (after commit); `changed` names the fields whose value changed."""
+async def product_updated(
+    kernel: Kernel, event_id: str, product: ProductData, changed: list[str]
+) -> None:
+    """A product was changed (after commit); `changed` names the fields whose value changed.
+    An after-commit event, like `product_created`."""
 
 
 @hookspec(Compose.BROADCAST, isolate=True)
-async def product_retired(kernel: Any, product: dict[str, Any]) -> None:
-    """A product was retired (DELETE; after commit). It stays in the database, inactive."""
+async def product_retired(kernel: Kernel, event_id: str, product: ProductData) -> None:
+    """A product was retired (DELETE; after commit). It stays in the database, inactive.
+    An after-commit event, like `product_created`."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -18,20 +17,16 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.dialects import mysql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
-from commerce_kernel.db import Base, UTCDateTime, utcnow
+from commerce_kernel.db import Base, UTCDateTime, utcnow, utcnow_seconds
 
 # On MariaDB the default collation is case- and accent-insensitive; SKUs (already upper-cased
 # on input) and the case-folded search text must compare byte for byte, as on SQLite.
 BinaryString64 = String(64).with_variant(mysql.VARCHAR(64, collation="utf8mb4_bin"), "mysql")
 BinaryText = Text().with_variant(mysql.MEDIUMTEXT(collation="utf8mb4_bin"), "mysql")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql")
-
-
-def now() -> datetime:
-    """Now in whole seconds: MariaDB DATETIME keeps no fraction, so both backends agree."""
-    return utcnow().replace(microsecond=0)
 
 
 class Product(Base):
@@ -52,8 +47,10 @@ class Product(Base):
     stock: Mapped[int] = mapped_column(Integer, default=0)
     sold_count: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, onupdate=now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_seconds)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow_seconds, onupdate=utcnow_seconds
+    )
     # Maintained on every write (see search.py): the case-folded name, SKU and description
     # (substring recheck; SQLite's FTS5 trigram index reads it) and, on MariaDB, the word
     # suffixes its FULLTEXT index holds. Deferred: only search needs them.
@@ -62,19 +59,23 @@ class Product(Base):
 
 
 @event.listens_for(Product, "before_insert")
-def _search_columns_on_insert(mapper: Any, connection: Any, target: Product) -> None:
+def _search_columns_on_insert(
+    mapper: Mapper[Product], connection: Connection, target: Product
+) -> None:
     # Any ORM write (the service, tests, other plugins) keeps search in step with the fields.
     _set_search_columns(connection, target)
 
 
 @event.listens_for(Product, "before_update")
-def _search_columns_on_update(mapper: Any, connection: Any, target: Product) -> None:
+def _search_columns_on_update(
+    mapper: Mapper[Product], connection: Connection, target: Product
+) -> None:
     state = inspect(target)
     if any(state.attrs[f].history.has_changes() for f in ("sku", "name", "description")):
         _set_search_columns(connection, target)
 
 
-def _set_search_columns(connection: Any, target: Product) -> None:
+def _set_search_columns(connection: Connection, target: Product) -> None:
     from commerce_catalog.search import search_columns
 
     values = search_columns(

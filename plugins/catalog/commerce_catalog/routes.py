@@ -18,16 +18,13 @@ from commerce_catalog.schemas import (
     ProductReplace,
     parse_ordering,
 )
+from commerce_catalog.settings import CatalogSettings
 from commerce_kernel.errors import NotFound
 from commerce_kernel.identity import admin, public
 from commerce_kernel.pagination import page_response
 from commerce_kernel.routing import Call, api_route, routes_from
 
 TAGS = ["catalog"]
-
-
-def _is_admin(call: Call) -> bool:
-    return call.principal is not None and call.principal.is_admin
 
 
 @api_route(
@@ -47,10 +44,10 @@ def _is_admin(call: Call) -> bool:
     "every whitespace-separated term must occur, case-insensitively (Unicode case folding), "
     "as a substring of the name, SKU or description.",
 )
-async def list_products(call: Call) -> Any:
+async def list_products(call: Call) -> dict[str, Any]:
     q: ProductQuery = call.query
     f = service.ProductFilter(
-        include_inactive=_is_admin(call),
+        include_inactive=call.is_admin,
         search=q.search,
         min_price=q.min_price,
         max_price=q.max_price,
@@ -72,7 +69,7 @@ async def list_products(call: Call) -> Any:
     tags=TAGS,
     responses={409: "A product with this SKU exists", 422: "Invalid fields (e.g. price digits)"},
 )
-async def create_product(call: Call) -> Any:
+async def create_product(call: Call) -> ProductOut:
     return await service.create_product(call.kernel, call.body.model_dump())
 
 
@@ -87,8 +84,8 @@ async def create_product(call: Call) -> Any:
         404: "No such product (or inactive, for non-admins)",
     },
 )
-async def get_product(call: Call) -> Any:
-    return await service.get_product(call.kernel, call.path["id"], include_inactive=_is_admin(call))
+async def get_product(call: Call) -> ProductOut:
+    return await service.get_product(call.kernel, call.path["id"], include_inactive=call.is_admin)
 
 
 @api_route(
@@ -101,7 +98,7 @@ async def get_product(call: Call) -> Any:
     tags=TAGS,
     responses={404: "No such product", 409: "Another product has this SKU"},
 )
-async def replace_product(call: Call) -> Any:
+async def replace_product(call: Call) -> ProductOut:
     return await service.update_product(call.kernel, call.path["id"], call.body.model_dump())
 
 
@@ -115,7 +112,7 @@ async def replace_product(call: Call) -> Any:
     tags=TAGS,
     responses={404: "No such product", 409: "Another product has this SKU"},
 )
-async def patch_product(call: Call) -> Any:
+async def patch_product(call: Call) -> ProductOut:
     return await service.update_product(call.kernel, call.path["id"], call.body.changes())
 
 
@@ -128,9 +125,8 @@ async def patch_product(call: Call) -> Any:
     tags=TAGS,
     responses={204: "Retired", 404: "No such product"},
 )
-async def retire_product(call: Call) -> Any:
+async def retire_product(call: Call) -> None:
     await service.retire_product(call.kernel, call.path["id"])
-    return None
 
 
 _ROW_RULES = (
@@ -192,9 +188,11 @@ _ROW_SCHEMA = {
     },
     description=_ROW_RULES,
 )
-async def bulk_upload(call: Call) -> Any:
+async def bulk_upload(call: Call) -> dict[str, str]:
     kernel = call.kernel
-    received = await upload.receive(call.request, kernel.section("catalog").bulk_upload_max_bytes)
+    received = await upload.receive(
+        call.request, kernel.section(CatalogSettings).bulk_upload_max_bytes
+    )
     try:
         job_id = await bulk.create_job(
             kernel,
@@ -220,7 +218,7 @@ async def bulk_upload(call: Call) -> Any:
     "bad row (first 1000; `errors_truncated` says when there are more) with its 1-based "
     "data row (a CSV header is not counted); an error with `row` null concerns the job.",
 )
-async def bulk_status(call: Call) -> Any:
+async def bulk_status(call: Call) -> BulkStatus:
     status = await bulk.job_status(call.kernel, call.path["job_id"])
     if status is None:
         raise NotFound("No such bulk upload job.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +16,7 @@ from pydantic import (
 
 from commerce_kernel.errors import BadRequest
 from commerce_kernel.money import Money
-from commerce_kernel.pagination import PageQuery
+from commerce_kernel.pagination import Page, PageQuery
 
 SKU_MAX = 64
 NAME_MAX = 255
@@ -159,11 +159,26 @@ class ProductQuery(PageQuery):
     )
 
 
-class ProductPage(BaseModel):
-    count: int
-    next: str | None
-    previous: str | None
-    results: list[ProductOut]
+class ProductData(TypedDict):
+    """A product as the API shows it, as plain JSON data (`ProductOut` dumped in JSON mode):
+    what the product hooks receive. Money and timestamps are strings."""
+
+    id: int
+    sku: str
+    name: str
+    description: str
+    price: str
+    currency: str
+    stock: int
+    sold_count: int
+    is_active: bool
+    created_at: str
+    updated_at: str
+
+
+# No docstring: the OpenAPI schema `ProductPage` has never had a description.
+class ProductPage(Page[ProductOut]):
+    pass
 
 
 def parse_ordering(value: str | None) -> list[tuple[str, bool]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select, text, true
+from sqlalchemy import ColumnElement, Integer, and_, func, literal_column, select, text, true
 from sqlalchemy.dialects.mysql import match
 
 from commerce_catalog.models import Product
@@ -119,14 +119,14 @@ def condition(search: str, mysql: bool) -> ColumnElement[bool]:
     if mysql:
         queries = [q for term in wanted for q in _prefix_queries(term)]
         if queries:
-            ft = match(Product.search_tokens, against=" ".join(dict.fromkeys(queries)))
+            ft = match(Product.search_tokens.expression, against=" ".join(dict.fromkeys(queries)))
             return and_(ft.in_boolean_mode(), *recheck)
         return and_(*recheck)
     long_terms = [t for t in wanted if len(t) >= MIN_TRIGRAM]
     if long_terms:
         phrase = " ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
         candidates = (
-            select(literal_column("rowid"))
+            select(literal_column("rowid", Integer))
             .select_from(text("products_fts"))
             .where(text("products_fts MATCH :fts_query").bindparams(fts_query=phrase))
         )

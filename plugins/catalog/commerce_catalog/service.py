@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import UnaryExpression
 
-from commerce_catalog import search
-from commerce_catalog.models import Product, now
-from commerce_catalog.schemas import ProductOut
+from commerce_catalog import hookspecs, search
+from commerce_catalog.models import Product
+from commerce_catalog.schemas import ProductData, ProductOut
+from commerce_kernel import Kernel
+from commerce_kernel.db import utcnow_seconds
 from commerce_kernel.errors import Conflict, NotFound
 
 logger = logging.getLogger("commerce.catalog")
@@ -47,24 +50,23 @@ def to_out(product: Product, currency: str) -> ProductOut:
     )
 
 
-def representation(product: Product, currency: str) -> dict[str, Any]:
+def data_of(out: ProductOut) -> ProductData:
     """The API representation as plain JSON data (what product hooks receive)."""
-    return to_out(product, currency).model_dump(mode="json")
+    # pydantic's JSON-mode dump of ProductOut has exactly ProductData's keys and types.
+    return cast(ProductData, out.model_dump(mode="json"))
 
 
-async def announce(kernel: Any, hook: str, **kwargs: Any) -> None:
-    """Call a fact hook after commit. The hooks are isolated: a failing listener is logged by
-    the kernel, the others still hear it, and the write stands."""
-    await kernel.hooks.call(hook, kernel=kernel, **kwargs)
+def representation(product: Product, currency: str) -> ProductData:
+    return data_of(to_out(product, currency))
 
 
 def _duplicate(sku: str) -> Conflict:
     return Conflict(f"A product with SKU {sku!r} already exists.", sku=sku)
 
 
-async def create_product(kernel: Any, data: dict[str, Any]) -> ProductOut:
+async def create_product(kernel: Kernel, data: dict[str, Any]) -> ProductOut:
     """Create a product from validated fields; a taken SKU → Conflict (409)."""
-    stamp = now()
+    stamp = utcnow_seconds()
     product = Product(
         sku=data["sku"],
         name=data["name"],
@@ -80,11 +82,14 @@ async def create_product(kernel: Any, data: dict[str, Any]) -> ProductOut:
         async with kernel.db.transaction() as session:
             session.add(product)
             await session.flush()
+            out = to_out(product, kernel.settings.currency)
+            event = await kernel.events.record(
+                session, hookspecs.product_created, product=data_of(out)
+            )
     except IntegrityError:
         # The unique SKU index decides, so two concurrent creates cannot both win.
         raise _duplicate(data["sku"]) from None
-    out = to_out(product, kernel.settings.currency)
-    await announce(kernel, "product_created", product=out.model_dump(mode="json"))
+    await kernel.events.announce(event)
     return out
 
 
@@ -97,7 +102,7 @@ async def _locked(session: AsyncSession, product_id: int) -> Product:
     return product
 
 
-async def update_product(kernel: Any, product_id: int, changes: dict[str, Any]) -> ProductOut:
+async def update_product(kernel: Kernel, product_id: int, changes: dict[str, Any]) -> ProductOut:
     """Change the given fields (PUT sends all of them, PATCH some)."""
     changed: list[str] = []
     try:
@@ -107,34 +112,40 @@ async def update_product(kernel: Any, product_id: int, changes: dict[str, Any]) 
                 if field in changes and getattr(product, field) != changes[field]:
                     setattr(product, field, changes[field])
                     changed.append(field)
+            event = None
             if changed:
-                product.updated_at = now()
+                product.updated_at = utcnow_seconds()
                 await session.flush()
+            out = to_out(product, kernel.settings.currency)
+            if changed:
+                event = await kernel.events.record(
+                    session, hookspecs.product_updated, product=data_of(out), changed=changed
+                )
     except IntegrityError:
         raise _duplicate(changes.get("sku", "")) from None
-    out = to_out(product, kernel.settings.currency)
-    if changed:
-        await announce(
-            kernel, "product_updated", product=out.model_dump(mode="json"), changed=changed
-        )
+    if event is not None:
+        await kernel.events.announce(event)
     return out
 
 
-async def retire_product(kernel: Any, product_id: int) -> None:
+async def retire_product(kernel: Kernel, product_id: int) -> None:
     """Retire (never erase): past orders keep pointing at it. Retiring twice is a no-op."""
+    event = None
     async with kernel.db.transaction() as session:
         product = await _locked(session, product_id)
-        was_active = product.is_active
-        if was_active:
+        if product.is_active:
             product.is_active = False
-            product.updated_at = now()
-    if was_active:
-        await announce(
-            kernel, "product_retired", product=representation(product, kernel.settings.currency)
-        )
+            product.updated_at = utcnow_seconds()
+            event = await kernel.events.record(
+                session,
+                hookspecs.product_retired,
+                product=representation(product, kernel.settings.currency),
+            )
+    if event is not None:
+        await kernel.events.announce(event)
 
 
-async def get_product(kernel: Any, product_id: int, *, include_inactive: bool) -> ProductOut:
+async def get_product(kernel: Kernel, product_id: int, *, include_inactive: bool) -> ProductOut:
     async with kernel.db.session() as session:
         product = await session.get(Product, product_id)
     if product is None or (not product.is_active and not include_inactive):
@@ -172,7 +183,7 @@ def filtered(query: Select[Any], f: ProductFilter, mysql: bool) -> Select[Any]:
 
 
 def ordered(query: Select[Any], ordering: tuple[tuple[str, bool], ...]) -> Select[Any]:
-    clauses = [
+    clauses: list[UnaryExpression[Any]] = [
         _ORDER_COLUMNS[field].desc() if desc else _ORDER_COLUMNS[field].asc()
         for field, desc in ordering
     ]
@@ -195,7 +206,7 @@ def list_statements(f: ProductFilter, mysql: bool, offset: int, limit: int) -> t
 
 
 async def list_products(
-    kernel: Any, f: ProductFilter, offset: int, limit: int
+    kernel: Kernel, f: ProductFilter, offset: int, limit: int
 ) -> tuple[int, list[ProductOut]]:
     count_stmt, page_stmt = list_statements(f, kernel.db.is_mysql, offset, limit)
     async with kernel.db.session() as session:

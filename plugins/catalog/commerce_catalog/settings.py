@@ -8,7 +8,9 @@ from commerce_kernel.settings import SectionSettings
 
 
 class CatalogSettings(SectionSettings):
-    """`kernel.section("catalog")`."""
+    """`kernel.section(CatalogSettings)`."""
+
+    env_prefix = ""  # the fields carry their own prefix (variable names as documented)
 
     bulk_upload_max_bytes: int = Field(50 * 1024 * 1024, ge=1)
     """BULK_UPLOAD_MAX_BYTES: the largest bulk upload request body (413 above it)."""

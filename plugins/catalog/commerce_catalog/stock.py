@@ -1,15 +1,57 @@
-"""The catalog's default stock strategy: one conditional UPDATE per line."""
+"""Stock: the strategy interface (take and give back, replaceable as one) and the catalog's
+default, one conditional UPDATE per line."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, TypedDict
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog.models import Product
+from commerce_kernel.db import rowcount
+
+Lines = Sequence[tuple[int, int]]
+"""`(product_id, quantity)` pairs."""
 
 
-async def allocate(session: AsyncSession, lines: list[tuple[int, int]]) -> list[dict[str, int]]:
-    shortfalls = []
+class Shortfall(TypedDict):
+    """A line that could not be taken: how much was asked for and how much there is."""
+
+    product_id: int
+    requested: int
+    available: int
+
+
+class StockStrategy(Protocol):
+    """Takes and gives back stock inside the caller's transaction (hook `stock_strategy`)."""
+
+    async def allocate(self, session: AsyncSession, lines: Lines) -> list[Shortfall]:
+        """Take stock for every line, inside the caller's open transaction. Returns the
+        shortfalls; empty means everything was taken. When it is not empty the caller must
+        roll back. Check and take happen in one statement per line (never check-then-write),
+        in product id order so concurrent orders cannot deadlock."""
+        ...
+
+    async def release(self, session: AsyncSession, lines: Lines) -> None:
+        """Give stock back for every line (a cancelled order), inside the caller's
+        transaction."""
+        ...
+
+
+class ConditionalUpdateStock:
+    """The default: `UPDATE products SET stock = stock - q WHERE id = ? AND stock >= q`."""
+
+    async def allocate(self, session: AsyncSession, lines: Lines) -> list[Shortfall]:
+        return await allocate(session, lines)
+
+    async def release(self, session: AsyncSession, lines: Lines) -> None:
+        await release(session, lines)
+
+
+async def allocate(session: AsyncSession, lines: Lines) -> list[Shortfall]:
+    shortfalls: list[Shortfall] = []
     for product_id, quantity in sorted(lines):
         result = await session.execute(
             update(Product)
@@ -17,21 +59,19 @@ async def allocate(session: AsyncSession, lines: list[tuple[int, int]]) -> list[
             .values(stock=Product.stock - quantity)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if rowcount(result) != 1:
             available = (
                 await session.execute(select(Product.stock).where(Product.id == product_id))
             ).scalar_one_or_none()
             shortfalls.append(
-                {
-                    "product_id": product_id,
-                    "requested": quantity,
-                    "available": max(0, available or 0),
-                }
+                Shortfall(
+                    product_id=product_id, requested=quantity, available=max(0, available or 0)
+                )
             )
     return shortfalls
 
 
-async def release(session: AsyncSession, lines: list[tuple[int, int]]) -> None:
+async def release(session: AsyncSession, lines: Lines) -> None:
     for product_id, quantity in sorted(lines):
         await session.execute(
             update(Product)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from commerce_catalog import bulk
-from commerce_kernel.tasks import CronJob, Task, TaskContext
+from commerce_catalog.settings import CatalogSettings
+from commerce_kernel import CronJob, Kernel, Task, TaskContext
 
 CHUNK_TRIES = 5
 
@@ -27,10 +26,10 @@ async def resume_stalled_jobs(ctx: TaskContext) -> None:
     await bulk.resume_stalled(ctx.kernel)
 
 
-def tasks(kernel: Any) -> list[Task]:
-    timeout = kernel.section("catalog").catalog_bulk_chunk_timeout
+def tasks(kernel: Kernel) -> list[Task]:
+    timeout = kernel.section(CatalogSettings).catalog_bulk_chunk_timeout
     return [Task(bulk.CHUNK_TASK, bulk_chunk, max_tries=CHUNK_TRIES, timeout=timeout, backoff=1.0)]
 
 
-def cron_jobs(kernel: Any) -> list[CronJob]:
+def cron_jobs(kernel: Kernel) -> list[CronJob]:
     return [CronJob("catalog.resume_stalled_jobs", resume_stalled_jobs, second=17)]

@@ -3,7 +3,6 @@ spooled to a temporary file so a large upload is never held whole in memory."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from tempfile import SpooledTemporaryFile
 from typing import IO
@@ -13,6 +12,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from commerce_kernel.errors import BadRequest, PayloadTooLarge, Problem, UnprocessableEntity
+from commerce_kernel.routing import limited_stream, refuse_declared_oversize
 
 SPOOL_IN_MEMORY = 1024 * 1024
 
@@ -28,24 +28,9 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The upload is larger than {limit} bytes (BULK_UPLOAD_MAX_BYTES).")
 
 
-async def _limited(request: Request, limit: int) -> AsyncIterator[bytes]:
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        yield chunk
-
-
 async def receive(request: Request, limit: int) -> Upload:
     """The uploaded file; 413 past `limit` bytes of body, 415 for a body that is no file."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise _too_large(limit)
-        except ValueError:
-            raise BadRequest("Invalid Content-Length header.") from None
+    refuse_declared_oversize(request, limit, _too_large)
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
@@ -58,7 +43,7 @@ async def receive(request: Request, limit: int) -> Upload:
         )
     spool: IO[bytes] = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:
-        async for chunk in _limited(request, limit):
+        async for chunk in limited_stream(request, limit, _too_large):
             spool.write(chunk)
     except BaseException:
         spool.close()
@@ -68,7 +53,9 @@ async def receive(request: Request, limit: int) -> Upload:
 
 
 async def _multipart(request: Request, limit: int) -> Upload:
-    parser = MultiPartParser(request.headers, _limited(request, limit), max_files=1, max_fields=20)
+    # limited_stream is an async generator function, annotated as returning an iterator.
+    body = limited_stream(request, limit, _too_large)
+    parser = MultiPartParser(request.headers, body, max_files=1, max_fields=20)
     try:
         form = await parser.parse()
     except MultiPartException as exc:

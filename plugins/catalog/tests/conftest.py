@@ -3,7 +3,9 @@
 from decimal import Decimal
 
 import pytest
-from commerce_catalog.models import Product, now
+from commerce_catalog.models import Product
+
+from commerce_kernel.db import utcnow_seconds
 
 
 @pytest.fixture(scope="session")
@@ -27,8 +29,8 @@ def add_products(kernel):
                     stock=stock,
                     sold_count=rest[1] if len(rest) > 1 else 0,
                     is_active=rest[0] if rest else True,
-                    created_at=now(),
-                    updated_at=now(),
+                    created_at=utcnow_seconds(),
+                    updated_at=utcnow_seconds(),
                 )
                 session.add(p)
                 await session.flush()

@@ -8,7 +8,10 @@ import pytest
 from commerce_catalog import bulk
 from commerce_catalog.cli import import_file
 from commerce_catalog.models import BulkJobChunk, Product
+from commerce_catalog.settings import CatalogSettings
 from sqlalchemy import func, select
+
+from commerce_kernel import hookimpl
 
 CSV = (
     "sku,name,description,price,stock,is_active\n"
@@ -26,7 +29,7 @@ CSV = (
 @pytest.fixture
 def chunk_rows(kernel, monkeypatch):
     def set_rows(n):
-        monkeypatch.setattr(kernel.section("catalog"), "catalog_bulk_chunk_rows", n)
+        monkeypatch.setattr(kernel.section(CatalogSettings), "catalog_bulk_chunk_rows", n)
 
     return set_rows
 
@@ -187,7 +190,7 @@ async def test_upload_and_status_are_admin_only(customer_client, client, admin_c
 
 
 async def test_too_large_upload_is_413(admin_client, kernel, monkeypatch):
-    monkeypatch.setattr(kernel.section("catalog"), "bulk_upload_max_bytes", 1000)
+    monkeypatch.setattr(kernel.section(CatalogSettings), "bulk_upload_max_bytes", 1000)
     big = CSV.encode() + b"B-1,x,,1.00,1,true\n" * 100
     r = await admin_client.post(
         "/api/products/bulk_upload/", files={"file": ("p.csv", big, "text/csv")}
@@ -287,12 +290,10 @@ async def test_cli_import(kernel, tmp_path, spawn):
     assert await import_file(kernel, bad, out=io.StringIO()) == 2
 
 
-async def test_bulk_changes_fire_product_hooks(admin_client, kernel):
+async def test_bulk_changes_fire_product_hooks(admin_client, kernel, listen):
     seen = []
 
     class Listener:
-        from commerce_kernel import hookimpl
-
         @hookimpl
         async def product_created(self, kernel, product):
             seen.append(("created", product["sku"], product["price"]))
@@ -301,17 +302,11 @@ async def test_bulk_changes_fire_product_hooks(admin_client, kernel):
         async def product_updated(self, kernel, product, changed):
             seen.append(("updated", product["sku"], changed))
 
-    listener = Listener()
-    kernel.pm.register(listener, name="bulk_listener")
-    kernel.hooks._impls.clear()
-    try:
-        await finished(
-            admin_client, kernel, await upload(admin_client, b"sku,name,price\nH-1,H,1.00\n")
-        )
-        await finished(admin_client, kernel, await upload(admin_client, b"sku,price\nH-1,2.00\n"))
-    finally:
-        kernel.pm.unregister(listener)
-        kernel.hooks._impls.clear()
+    listen(Listener())
+    await finished(
+        admin_client, kernel, await upload(admin_client, b"sku,name,price\nH-1,H,1.00\n")
+    )
+    await finished(admin_client, kernel, await upload(admin_client, b"sku,price\nH-1,2.00\n"))
     assert seen == [("created", "H-1", "1.00"), ("updated", "H-1", ["price"])]
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 from commerce_catalog import bulk
 from commerce_catalog.models import Product
+from commerce_catalog.settings import CatalogSettings
 from sqlalchemy import func, select
 
 
@@ -50,7 +51,7 @@ async def counts(kernel):
 async def test_killed_worker_leaves_a_job_that_a_retry_finishes(kernel, spawn, monkeypatch, sig):
     if not kernel.settings.redis_url:
         pytest.skip("needs real workers: MariaDB + Redis run only")
-    monkeypatch.setattr(kernel.section("catalog"), "catalog_bulk_chunk_rows", 200)
+    monkeypatch.setattr(kernel.section(CatalogSettings), "catalog_bulk_chunk_rows", 200)
     n, bad_every = 20_000, 97
     bad = len(range(0, n, bad_every))
     job_id = await bulk.create_job(kernel, io.BytesIO(rows_csv(n, bad_every)), filename="k.csv")
@@ -66,8 +67,8 @@ async def test_killed_worker_leaves_a_job_that_a_retry_finishes(kernel, spawn, m
     mid = await bulk.job_status(kernel, job_id)
     assert mid.status == "running" and mid.processed < n
     # After SIGKILL arq runs the dead worker's chunks again when their in-progress key
-    # expires: the longest task timeout of this deployment + 10 s (here 30 s for
-    # kernel.send_mail, 10 s per chunk: about 40 s). After SIGTERM arq requeues cancelled
+    # expires: the longest task timeout of this deployment + 15 s (here 30 s for
+    # kernel.send_mail and kernel.deliver_event: about 45 s). After SIGTERM arq requeues cancelled
     # chunks at once, but a chunk cancelled mid-query can keep its key until that expiry too.
     spawn("worker", "--no-cron")
     status = await wait_for(kernel, job_id, lambda s: s.status in ("succeeded", "failed"), 150)

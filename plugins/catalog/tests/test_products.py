@@ -2,6 +2,8 @@
 
 from commerce_catalog.models import Product
 
+from commerce_kernel import hookimpl, hookspecs
+
 
 def product(**over):
     body = {
@@ -169,13 +171,10 @@ async def test_bad_token_on_public_read_is_401(client):
     assert r.status_code == 401
 
 
-async def test_hooks_fire_after_commit(admin_client, kernel):
+async def test_hooks_fire_after_commit(admin_client, listen):
     seen = []
-    pm = kernel.pm
 
     class Listener:
-        from commerce_kernel import hookimpl
-
         @hookimpl
         async def product_created(self, kernel, product):
             seen.append(("created", product["sku"]))
@@ -188,16 +187,10 @@ async def test_hooks_fire_after_commit(admin_client, kernel):
         async def product_retired(self, kernel, product):
             seen.append(("retired", product["sku"], product["is_active"]))
 
-    listener = Listener()
-    pm.register(listener, name="test_listener")
-    kernel.hooks._impls.clear()
-    try:
-        pid = (await admin_client.post("/api/products/", json=product())).json()["id"]
-        await admin_client.patch(f"/api/products/{pid}/", json={"stock": 1, "name": "Red T-shirt"})
-        await admin_client.delete(f"/api/products/{pid}/")
-    finally:
-        pm.unregister(listener)
-        kernel.hooks._impls.clear()
+    listen(Listener())
+    pid = (await admin_client.post("/api/products/", json=product())).json()["id"]
+    await admin_client.patch(f"/api/products/{pid}/", json={"stock": 1, "name": "Red T-shirt"})
+    await admin_client.delete(f"/api/products/{pid}/")
     assert seen == [
         ("created", "TEE-RED-M"),
         ("updated", "TEE-RED-M", ["stock"]),
@@ -219,6 +212,6 @@ async def test_openapi_documents_catalog_endpoints(client):
 async def test_demo_data_fills_an_empty_catalog_once(kernel, client):
     for _ in range(2):
         async with kernel.db.transaction() as session:
-            await kernel.hooks.call("demo_data", kernel=kernel, session=session)
+            await kernel.hooks.call(hookspecs.demo_data, kernel=kernel, session=session)
     r = await client.get("/api/products/?page_size=100")
     assert r.json()["count"] == 12

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from commerce_catalog.api import get_product
+from commerce_catalog.api import get_product, stock
 from commerce_catalog.models import Product
 
 
@@ -9,10 +9,10 @@ async def test_allocate_takes_stock_or_reports_shortfall(kernel):
         p = Product(sku="A-1", name="A", description="", price=Decimal("1.00"), stock=3)
         session.add(p)
     async with kernel.db.transaction() as session:
-        short = await kernel.hooks.call("allocate_stock", session=session, lines=[(p.id, 2)])
+        short = await stock(kernel).allocate(session, [(p.id, 2)])
     assert short == []
     async with kernel.db.session() as session:
-        short = await kernel.hooks.call("allocate_stock", session=session, lines=[(p.id, 2)])
+        short = await stock(kernel).allocate(session, [(p.id, 2)])
         await session.rollback()
     assert short == [{"product_id": p.id, "requested": 2, "available": 1}]
     async with kernel.db.session() as session:

@@ -7,16 +7,17 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce_kernel.db import utcnow, with_retries
+from commerce_kernel import Kernel
+from commerce_kernel.db import rowcount, utcnow, with_retries
 from commerce_kernel.errors import Conflict
 from commerce_orders.models import IdempotencyKey, KeyState
+from commerce_orders.settings import OrdersSettings
 
 logger = logging.getLogger("commerce.orders.idempotency")
 
@@ -33,7 +34,7 @@ class Claim:
 
 def request_hash(items: list[tuple[int, int]] | None) -> str:
     """What the key promises to repeat: the items as sent, or "the cart"."""
-    body: Any = {"cart": True} if items is None else {"items": items}
+    body: dict[str, object] = {"cart": True} if items is None else {"items": items}
     return hashlib.sha256(orjson.dumps(body)).hexdigest()
 
 
@@ -48,7 +49,7 @@ def in_flight() -> Conflict:
     )
 
 
-async def claim_key(kernel: Any, account_id: int, key: str, req_hash: str) -> Claim | int:
+async def claim_key(kernel: Kernel, account_id: int, key: str, req_hash: str) -> Claim | int:
     """Claim `key` for this request (a Claim), or the id of the order it already placed.
 
     The claim is its own short transaction: the unique (account_id, key_hash) index decides
@@ -56,7 +57,7 @@ async def claim_key(kernel: Any, account_id: int, key: str, req_hash: str) -> Cl
     row: a different body → 409; done → its order; still in flight → 409 with Retry-After;
     in flight for longer than a request can live → that request died, take the claim over.
     """
-    settings = kernel.section("orders")
+    settings = kernel.section(OrdersSettings)
     key_hash = _key_hash(key)
 
     async def attempt() -> Claim | int | None:
@@ -105,7 +106,7 @@ async def claim_key(kernel: Any, account_id: int, key: str, req_hash: str) -> Cl
                 )
                 .values(claim_token=token, claimed_at=now)
             )
-            return Claim(held.id, token) if taken.rowcount == 1 else None
+            return Claim(held.id, token) if rowcount(taken) == 1 else None
 
     for _ in range(5):
         result = await with_retries(attempt)
@@ -125,12 +126,12 @@ async def mark_done(session: AsyncSession, claim: Claim, order_id: int) -> None:
         )
         .values(state=KeyState.DONE.value, order_id=order_id)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         # We were so slow that a retry took the claim over: let it place the order.
         raise in_flight()
 
 
-async def release(kernel: Any, claim: Claim) -> None:
+async def release(kernel: Kernel, claim: Claim) -> None:
     """The order failed: free the key so a retry can proceed (a no-op once it is done)."""
     try:
         async with kernel.db.transaction() as session:
@@ -146,13 +147,13 @@ async def release(kernel: Any, claim: Claim) -> None:
         logger.warning("could not release idempotency claim %s", claim.id, exc_info=True)
 
 
-async def purge_expired(kernel: Any) -> int:
+async def purge_expired(kernel: Kernel) -> int:
     """Forget keys older than the retention period (ORDERS_IDEMPOTENCY_TTL_HOURS)."""
-    hours = kernel.section("orders").idempotency_ttl_hours
+    hours = kernel.section(OrdersSettings).idempotency_ttl_hours
     async with kernel.db.transaction() as session:
         result = await session.execute(
             delete(IdempotencyKey).where(
                 IdempotencyKey.created_at < utcnow() - timedelta(hours=hours)
             )
         )
-    return int(result.rowcount or 0)
+    return rowcount(result)

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import commerce_catalog.models  # noqa: F401  (order lines point at products)
+import commerce_catalog.api  # noqa: F401  (registers the products table order lines point at)
 from sqlalchemy import JSON, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

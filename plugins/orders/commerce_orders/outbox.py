@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import selectinload
 
-from commerce_kernel.db import utcnow
+from commerce_kernel import Kernel
+from commerce_kernel.db import rowcount, utcnow
 from commerce_kernel.identity import Account
 from commerce_kernel.mail import Mail
 from commerce_orders.models import MailOutboxRow, Order
+from commerce_orders.settings import OrdersSettings
 
 logger = logging.getLogger("commerce.orders.mail")
 
@@ -35,7 +38,7 @@ def job_id(row_id: int) -> str:
     return f"orders-mail-{row_id}"
 
 
-async def enqueue(kernel: Any, row_id: int) -> None:
+async def enqueue(kernel: Kernel, row_id: int) -> None:
     """After commit. If the queue is down the row waits for the re-enqueue cron job."""
     try:
         await kernel.queue.enqueue(TASK, row_id, job_id=job_id(row_id))
@@ -43,15 +46,15 @@ async def enqueue(kernel: Any, row_id: int) -> None:
         logger.warning("could not enqueue order mail %s; the cron job will", row_id, exc_info=True)
 
 
-def message_id(kernel: Any, row: MailOutboxRow) -> str:
+def message_id(kernel: Kernel, row: MailOutboxRow) -> str:
     domain = kernel.settings.default_from_email.rpartition("@")[2].strip("> ") or "localhost"
     return f"<order-{row.order_id}-mail-{row.id}@{domain}>"
 
 
-def render(kernel: Any, row: MailOutboxRow, order: Order, email: str) -> Mail:
+def render(kernel: Kernel, row: MailOutboxRow, order: Order, email: str) -> Mail:
     c = order.currency
 
-    def money(x: Any) -> str:
+    def money(x: Decimal) -> str:
         return f"{x} {c}"
 
     if row.kind == PLACED:
@@ -84,12 +87,12 @@ def render(kernel: Any, row: MailOutboxRow, order: Order, email: str) -> Mail:
     )
 
 
-async def send(kernel: Any, row_id: int) -> bool:
+async def send(kernel: Kernel, row_id: int) -> bool:
     """Send one outbox row if nobody has (or is): True when this call sent it.
 
     Raises when the mail server fails, after giving the lease back, so the task retries.
     """
-    settings = kernel.section("orders")
+    settings = kernel.section(OrdersSettings)
     now = utcnow()
     async with kernel.db.transaction() as session:
         claimed = await session.execute(
@@ -105,7 +108,7 @@ async def send(kernel: Any, row_id: int) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             return False  # already sent, or another sender holds the lease
         row = await session.get(MailOutboxRow, row_id)
         assert row is not None
@@ -133,7 +136,7 @@ async def send(kernel: Any, row_id: int) -> bool:
     return True
 
 
-async def _set(kernel: Any, row_id: int, **values: Any) -> None:
+async def _set(kernel: Kernel, row_id: int, **values: Any) -> None:
     async with kernel.db.transaction() as session:
         await session.execute(
             update(MailOutboxRow)
@@ -143,14 +146,14 @@ async def _set(kernel: Any, row_id: int, **values: Any) -> None:
         )
 
 
-async def requeue_unsent(kernel: Any, *, older_than: float | None = None) -> int:
+async def requeue_unsent(kernel: Kernel, *, older_than: float | None = None) -> int:
     """Enqueue every unsent, unleased row older than a few seconds (the enqueue after commit
     was lost, a worker died, retries ran out); the stable job id and the lease keep it single."""
-    settings = kernel.section("orders")
+    settings = kernel.section(OrdersSettings)
     age = settings.mail_requeue_after_seconds if older_than is None else older_than
     now = utcnow()
     async with kernel.db.session() as session:
-        ids = (
+        rows = (
             await session.execute(
                 select(MailOutboxRow.id)
                 .where(
@@ -163,7 +166,7 @@ async def requeue_unsent(kernel: Any, *, older_than: float | None = None) -> int
                 .limit(500)
             )
         ).scalars()
-        ids = list(ids)
+        ids = list(rows)
     for row_id in ids:
         await enqueue(kernel, row_id)
     return len(ids)

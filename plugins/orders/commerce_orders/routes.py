@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.routing import BaseRoute
+
 from commerce_kernel.errors import UnprocessableEntity
 from commerce_kernel.identity import admin, customer, signed_in
 from commerce_kernel.pagination import page_response
@@ -84,7 +86,7 @@ async def list_orders(call: Call) -> Any:
     q = call.query
     count, results = await service.list_orders(
         call.kernel,
-        account_id=None if call.principal.is_admin else call.account_id,
+        account_id=None if call.is_admin else call.account_id,
         status=None if q.status is None else OrderStatus(q.status),
         offset=q.offset,
         limit=q.page_size,
@@ -101,7 +103,7 @@ async def list_orders(call: Call) -> Any:
     responses={404: "No such order, or not yours"},
 )
 async def get_order(call: Call) -> Any:
-    owner = None if call.principal.is_admin else call.account_id
+    owner = None if call.is_admin else call.account_id
     return await service.get_order(call.kernel, call.path["id"], account_id=owner)
 
 
@@ -123,7 +125,7 @@ async def cancel_order(call: Call) -> Any:
         call.kernel,
         call.path["id"],
         account_id=call.account_id,
-        is_admin=call.principal.is_admin,
+        is_admin=call.is_admin,
     )
     return None
 
@@ -148,5 +150,5 @@ async def change_status(call: Call) -> Any:
     return await service.change_status(call.kernel, call.path["id"], call.body.status)
 
 
-def build_routes() -> list[Any]:
-    return routes_from(place_order, list_orders, get_order, cancel_order, change_status)
+def build_routes() -> list[BaseRoute]:
+    return [*routes_from(place_order, list_orders, get_order, cancel_order, change_status)]

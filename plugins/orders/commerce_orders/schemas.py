@@ -1,14 +1,15 @@
-"""The orders plugin's request and response models (responses documented; handlers answer dicts)."""
+"""The orders plugin's request and response models (responses documented; handlers answer
+dicts), and the typed dicts those answers are: what `get_order` returns and hooks receive."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, Field
 
 from commerce_kernel.money import Money
-from commerce_kernel.pagination import PageQuery
+from commerce_kernel.pagination import Page, PageQuery
 from commerce_orders.models import OrderStatus
 
 MAX_QUANTITY = 1_000_000
@@ -60,11 +61,9 @@ class OrderOut(BaseModel):
     updated_at: datetime
 
 
-class OrderPage(BaseModel):
-    count: int
-    next: str | None
-    previous: str | None
-    results: list[OrderOut]
+class OrderPage(Page[OrderOut]):
+    # No docstring: it would become the schema's description and change the OpenAPI document.
+    pass
 
 
 # A Literal rather than the enum: the kernel renders query parameter schemas inline, and an
@@ -74,3 +73,46 @@ StatusName = Literal["pending", "paid", "shipped", "delivered", "cancelled"]
 
 class OrderListQuery(PageQuery):
     status: StatusName | None = Field(None, description="Only orders in this status.")
+
+
+# --- the API representation as typed dicts (money as strings, timestamps in RFC 3339) ----------
+
+
+class OrderItemData(TypedDict):
+    """A line of an order (`OrderLineOut`)."""
+
+    product_id: int
+    sku: str
+    name: str
+    unit_price: str
+    quantity: int
+    line_total: str
+
+
+class AdjustmentData(TypedDict):
+    """A price adjustment snapshotted with the order (`OrderAdjustmentOut`)."""
+
+    code: str
+    label: str
+    amount: str
+
+
+class OrderData(TypedDict):
+    """An order as the API answers it (`OrderOut`)."""
+
+    id: int
+    status: str
+    items: list[OrderItemData]
+    subtotal: str
+    adjustments: list[AdjustmentData]
+    total: str
+    currency: str
+    created_at: str
+    updated_at: str
+
+
+class OrderWithAccount(OrderData):
+    """An order as the `order_placed` and `order_status_changed` hooks receive it: the API
+    representation plus the customer's account id."""
+
+    account_id: int

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from commerce_cart.api import (
     PricedLine,
@@ -16,15 +16,18 @@ from commerce_cart.api import (
     remove_lines,
     valid_id,
 )
-from commerce_catalog.api import get_products
+from commerce_catalog import api as catalog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from commerce_kernel.db import utcnow, with_retries
+from commerce_kernel import Event, Kernel
+from commerce_kernel.db import rowcount, utcnow_seconds, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
-from commerce_orders import idempotency, outbox
+from commerce_orders import hookspecs, idempotency, outbox
 from commerce_orders.models import MailOutboxRow, Order, OrderLine, OrderStatus
+from commerce_orders.schemas import AdjustmentData, OrderData, OrderWithAccount
+from commerce_orders.settings import OrdersSettings
 
 logger = logging.getLogger("commerce.orders")
 
@@ -43,26 +46,29 @@ ADMIN_MAY_CANCEL = frozenset(s for s, nexts in TRANSITIONS.items() if S.CANCELLE
 
 @dataclass(frozen=True)
 class Placed:
-    order: dict[str, Any]
+    """What `place_order` answers: the order, and whether this call placed it."""
+
+    order: OrderData
     created: bool  # False: an Idempotency-Key retry answered with the first order
-
-
-def _now() -> datetime:
-    # Whole seconds, as a DATETIME column keeps them (MariaDB truncates, MySQL rounds), so
-    # the answer to POST and a later GET show the same timestamps.
-    return utcnow().replace(microsecond=0)
 
 
 def _timestamp(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def order_out(order: Order, lines: Sequence[Any], **changes: Any) -> dict[str, Any]:
-    """The API representation; `lines` are OrderLines or PricedLines (same fields)."""
+def order_out(
+    order: Order,
+    lines: Sequence[OrderLine | PricedLine],
+    *,
+    status: str | None = None,
+    updated_at: datetime | None = None,
+) -> OrderData:
+    """The API representation; `lines` are OrderLines or PricedLines (same fields). `status`
+    and `updated_at` override the row's (a change written with a bulk UPDATE)."""
     c = order.currency
-    out = {
+    return {
         "id": order.id,
-        "status": order.status,
+        "status": order.status if status is None else status,
         "items": [
             {
                 "product_id": line.product_id,
@@ -75,16 +81,17 @@ def order_out(order: Order, lines: Sequence[Any], **changes: Any) -> dict[str, A
             for line in lines
         ],
         "subtotal": format_money(order.subtotal, c),
-        "adjustments": list(order.adjustments),
+        # The JSON column holds exactly what `Adjustment.to_dict` wrote when it was placed.
+        "adjustments": cast(list[AdjustmentData], list(order.adjustments)),
         "total": format_money(order.total, c),
         "currency": c,
-        "created_at": order.created_at,
-        "updated_at": order.updated_at,
+        "created_at": _timestamp(order.created_at),
+        "updated_at": _timestamp(order.updated_at if updated_at is None else updated_at),
     }
-    out.update(changes)
-    out["created_at"] = _timestamp(out["created_at"])
-    out["updated_at"] = _timestamp(out["updated_at"])
-    return out
+
+
+def _with_account(order: OrderData, account_id: int) -> OrderWithAccount:
+    return {**order, "account_id": account_id}
 
 
 def _merge(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
@@ -96,7 +103,7 @@ def _merge(lines: Sequence[tuple[int, int]]) -> dict[int, int]:
 
 
 async def place_order(
-    kernel: Any,
+    kernel: Kernel,
     account_id: int,
     items: Sequence[tuple[int, int]] | None = None,
     *,
@@ -104,11 +111,11 @@ async def place_order(
 ) -> Placed:
     """Place an order from `items` `[(product_id, quantity)]`, or from the cart when None.
 
-    All or nothing, in one transaction: stock taken (`allocate_stock`, conditional updates),
+    All or nothing, in one transaction: stock taken (the catalog's stock strategy),
     lines and prices snapshotted, adjustments priced (`cart_adjustments`), sold counts raised,
     the ordered cart lines removed, a confirmation mail written to the outbox, the idempotency
-    key marked done. Deadlocks and lock timeouts re-run the transaction. After commit:
-    `order_placed` is broadcast and the mail task enqueued.
+    key marked done, the `order_placed` event recorded. Deadlocks and lock timeouts re-run the
+    transaction. After commit: `order_placed` is announced and the mail task enqueued.
     """
     items_list = None if items is None else [(int(p), int(q)) for p, q in items]
     claim = None
@@ -118,26 +125,26 @@ async def place_order(
         if isinstance(result, int):
             return Placed(await get_order(kernel, result, account_id=account_id), created=False)
         claim = result
-    tries = kernel.section("orders").place_order_tries
+    tries = kernel.section(OrdersSettings).place_order_tries
     try:
-        order, outbox_id = await with_retries(
+        order, outbox_id, event = await with_retries(
             lambda: _place(kernel, account_id, items_list, claim), tries=tries
         )
     except Exception:
         if claim is not None:
             await idempotency.release(kernel, claim)
         raise
-    await announce(kernel, "order_placed", order={**order, "account_id": account_id})
+    await kernel.events.announce(event)
     await outbox.enqueue(kernel, outbox_id)
     return Placed(order, created=True)
 
 
 async def _place(
-    kernel: Any,
+    kernel: Kernel,
     account_id: int,
     items: list[tuple[int, int]] | None,
     claim: idempotency.Claim | None,
-) -> tuple[dict[str, Any], int]:
+) -> tuple[OrderData, int, Event]:
     async with kernel.db.transaction() as session:
         cart_item_ids: list[int] = []
         if items is None:
@@ -149,16 +156,14 @@ async def _place(
         else:
             wanted = _merge(items)
 
-        products = await get_products(session, [p for p in wanted if valid_id(p)])
+        products = await catalog.get_products(session, [p for p in wanted if valid_id(p)])
         missing = [p for p in wanted if p not in products or not products[p].is_active]
         if missing:
             raise NotFound(
                 f"Product {', '.join(map(str, missing))} does not exist or is no longer sold.",
                 product_ids=missing,
             )
-        shortfalls = await kernel.hooks.call(
-            "allocate_stock", session=session, lines=list(wanted.items())
-        )
+        shortfalls = await catalog.stock(kernel).allocate(session, list(wanted.items()))
         if shortfalls:
             raise Conflict("Not enough stock for some lines.", lines=shortfalls)
 
@@ -166,8 +171,8 @@ async def _place(
             PricedLine(p, products[p].sku, products[p].name, products[p].price, qty)
             for p, qty in wanted.items()
         ]
-        totals = await compute_totals(kernel, session, account_id, priced)
-        now = _now()
+        totals = await compute_totals(kernel, session, account_id, priced, placing=True)
+        now = utcnow_seconds()
         order = Order(
             account_id=account_id,
             status=S.PENDING.value,
@@ -192,7 +197,9 @@ async def _place(
             )
             for line in priced
         )
-        await kernel.hooks.call("record_units_sold", session=session, changes=dict(wanted))
+        await kernel.hooks.call(
+            catalog.hooks.record_units_sold, session=session, changes=dict(wanted)
+        )
         await remove_lines(session, account_id, cart_item_ids)
         mail = MailOutboxRow(
             order_id=order.id, kind=outbox.PLACED, data={}, created_at=now, attempts=0
@@ -201,19 +208,17 @@ async def _place(
         if claim is not None:
             await idempotency.mark_done(session, claim, order.id)
         await session.flush()
-        return order_out(order, priced), mail.id
-
-
-async def announce(kernel: Any, hook: str, **kwargs: Any) -> None:
-    """Broadcast a fact after commit. The hooks are isolated: a failing listener is logged
-    by the kernel and the others still hear it; the fact stands."""
-    await kernel.hooks.call(hook, kernel=kernel, **kwargs)
+        out = order_out(order, priced)
+        event = await kernel.events.record(
+            session, hookspecs.order_placed, order=_with_account(out, account_id)
+        )
+        return out, mail.id, event
 
 
 # --- reading -----------------------------------------------------------------------------------
 
 
-async def get_order(kernel: Any, order_id: int, *, account_id: int | None = None) -> dict[str, Any]:
+async def get_order(kernel: Kernel, order_id: int, *, account_id: int | None = None) -> OrderData:
     """One order; with `account_id`, only if it is theirs (else 404, like a missing one)."""
     if not valid_id(order_id):
         raise NotFound(f"Order {order_id} does not exist.")
@@ -228,13 +233,13 @@ async def get_order(kernel: Any, order_id: int, *, account_id: int | None = None
 
 
 async def list_orders(
-    kernel: Any,
+    kernel: Kernel,
     *,
     account_id: int | None,
     status: OrderStatus | None,
     offset: int,
     limit: int,
-) -> tuple[int, list[dict[str, Any]]]:
+) -> tuple[int, list[OrderData]]:
     """Newest first; `account_id` None means every customer's (admins)."""
     conditions = []
     if account_id is not None:
@@ -263,15 +268,15 @@ class _Raced(Exception):
     """The status changed between reading and updating: decide again on the new one."""
 
 
-async def change_status(kernel: Any, order_id: int, new_status: OrderStatus) -> dict[str, Any]:
+async def change_status(kernel: Kernel, order_id: int, new_status: OrderStatus) -> OrderData:
     """An admin moves an order along its life cycle (TRANSITIONS); anything else is 409."""
     allowed_from = frozenset(s for s, nexts in TRANSITIONS.items() if new_status in nexts)
     return await _move(kernel, order_id, new_status, allowed_from, owner_id=None)
 
 
 async def cancel_order(
-    kernel: Any, order_id: int, *, account_id: int, is_admin: bool
-) -> dict[str, Any]:
+    kernel: Kernel, order_id: int, *, account_id: int, is_admin: bool
+) -> OrderData:
     """Cancel: the owner while pending, an admin while pending or paid. Stock and sold
     counts are given back exactly once (the status update is conditional)."""
     allowed = ADMIN_MAY_CANCEL if is_admin else CUSTOMER_MAY_CANCEL
@@ -280,16 +285,16 @@ async def cancel_order(
 
 
 async def _move(
-    kernel: Any,
+    kernel: Kernel,
     order_id: int,
     new: OrderStatus,
     allowed_from: frozenset[OrderStatus],
     owner_id: int | None,
-) -> dict[str, Any]:
+) -> OrderData:
     if not valid_id(order_id):
         raise NotFound(f"Order {order_id} does not exist.")
 
-    async def attempt() -> tuple[dict[str, Any], str, int, int]:
+    async def attempt() -> tuple[OrderData, int, Event]:
         async with kernel.db.transaction() as session:
             stmt = select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
             if owner_id is not None:
@@ -304,7 +309,7 @@ async def _move(
                     status_now=old,
                     requested=new.value,
                 )
-            now = _now()
+            now = utcnow_seconds()
             # Conditional on the status we read: of two concurrent moves only one matches,
             # so stock is given back once however many cancels race.
             moved = await session.execute(
@@ -313,13 +318,13 @@ async def _move(
                 .values(status=new.value, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-            if moved.rowcount != 1:
+            if rowcount(moved) != 1:
                 raise _Raced
             if new is S.CANCELLED:
                 units = _merge([(line.product_id, line.quantity) for line in order.lines])
-                await kernel.hooks.call("release_stock", session=session, lines=list(units.items()))
+                await catalog.stock(kernel).release(session, list(units.items()))
                 await kernel.hooks.call(
-                    "record_units_sold",
+                    catalog.hooks.record_units_sold,
                     session=session,
                     changes={p: -q for p, q in units.items()},
                 )
@@ -333,22 +338,23 @@ async def _move(
             session.add(mail)
             await session.flush()
             out = order_out(order, order.lines, status=new.value, updated_at=now)
-            return out, old, mail.id, order.account_id
+            event = await kernel.events.record(
+                session,
+                hookspecs.order_status_changed,
+                order=_with_account(out, order.account_id),
+                old_status=old,
+                new_status=new.value,
+            )
+            return out, mail.id, event
 
     for _ in range(5):
         try:
-            out, old, mail_id, account_id = await with_retries(attempt)
+            out, mail_id, event = await with_retries(attempt)
             break
         except _Raced:
             continue
     else:  # pragma: no cover - five concurrent changes in a row
         raise Conflict("The order is being changed by someone else; retry.")
-    await announce(
-        kernel,
-        "order_status_changed",
-        order={**out, "account_id": account_id},
-        old_status=old,
-        new_status=new.value,
-    )
+    await kernel.events.announce(event)
     await outbox.enqueue(kernel, mail_id)
     return out

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from commerce_kernel.settings import SectionSettings
 
 
 class OrdersSettings(SectionSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="ORDERS_", env_file=".env", extra="ignore", case_sensitive=False
-    )
+    # The prefix is the plugin name's: ORDERS_IDEMPOTENCY_TTL_HOURS, ...
 
     # Idempotency keys are answered for at least this long, then purged by a cron job.
     idempotency_ttl_hours: float = 24.0

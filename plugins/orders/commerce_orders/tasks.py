@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commerce_kernel.tasks import CronJob, Task, TaskContext
+from commerce_kernel import CronJob, Task, TaskContext
 from commerce_orders import idempotency, outbox
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from commerce_catalog.models import Product
-from commerce_catalog.testing import make_product  # noqa: F401 - a fixture
+from commerce_catalog.api import Product, make_product  # noqa: F401 - make_product: a fixture
 from commerce_orders.models import MailOutboxRow, Order
 from sqlalchemy import func, select, update
 

@@ -3,22 +3,20 @@
 
 from __future__ import annotations
 
-import types
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from commerce_cart.api import Adjustment
+from commerce_orders.api import OrderWithAccount
 from commerce_orders.models import MailOutboxRow, Order
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce_kernel import Plugin, hookimpl
+from commerce_kernel import Kernel, durable, hookimpl
 from commerce_kernel.db import with_retries
 from commerce_kernel.errors import ServiceUnavailable
-
-SEEN: list[tuple[str, Any]] = []
-DEADLOCKS = {"left": 0}
 
 
 def _deadlock() -> OperationalError:
@@ -27,49 +25,78 @@ def _deadlock() -> OperationalError:
     )
 
 
-def _listener_plugin() -> types.ModuleType:
-    mod = types.ModuleType("test_order_listener_plugin")
-    mod.plugin = Plugin(name="test_order_listener", version="0", requires=("orders",))  # type: ignore[attr-defined]
+class Listener:
+    """Another plugin's view: adds shipping to every total, records what it is told, and can
+    play the database choosing the order's transaction as a deadlock victim."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Any]] = []
+        self.deadlocks = 0
+        self.placing: list[bool] = []
 
     @hookimpl
-    def cart_adjustments(subtotal: Decimal, adjustments: list[Any]) -> list[Any]:
+    def cart_adjustments(
+        self, subtotal: Decimal, placing: bool, adjustments: list[Adjustment]
+    ) -> list[Adjustment]:
+        self.placing.append(placing)
         return [*adjustments, Adjustment("SHIP", "Shipping", Decimal("4.95"))]
 
     @hookimpl
-    async def order_placed(kernel: Any, order: dict[str, Any]) -> None:
+    async def order_placed(self, kernel: Kernel, order: OrderWithAccount) -> None:
         # Announced after commit: a fresh session already sees the order.
         async with kernel.db.session() as session:
             visible = await session.scalar(select(Order.id).where(Order.id == order["id"]))
-        SEEN.append(("placed", (order["id"], order["account_id"], visible)))
+        self.seen.append(("placed", (order["id"], order["account_id"], visible)))
 
     @hookimpl
-    async def order_status_changed(order: dict[str, Any], old_status: str, new_status: str) -> None:
-        SEEN.append(("changed", (order["id"], old_status, new_status, order["status"])))
+    async def order_status_changed(
+        self, order: OrderWithAccount, old_status: str, new_status: str
+    ) -> None:
+        self.seen.append(("changed", (order["id"], old_status, new_status, order["status"])))
 
     @hookimpl
-    async def record_units_sold(session: Any, changes: dict[int, int]) -> None:
-        # Plays the database choosing this transaction as a deadlock victim, mid-order.
-        if DEADLOCKS["left"] > 0:
-            DEADLOCKS["left"] -= 1
+    async def record_units_sold(self, session: AsyncSession, changes: dict[int, int]) -> None:
+        # Mid-order, inside its transaction.
+        if self.deadlocks > 0:
+            self.deadlocks -= 1
             raise _deadlock()
 
-    for fn in (cart_adjustments, order_placed, order_status_changed, record_units_sold):
-        setattr(mod, fn.__name__, fn)
-    return mod
+
+class Ledger:
+    """A listener that must not lose an order (points, an ERP): durable, failing at first."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.tries: list[str] = []
+        self.booked: dict[str, int] = {}
+
+    @durable
+    @hookimpl
+    async def order_placed(self, event_id: str, order: OrderWithAccount) -> None:
+        self.tries.append(event_id)
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("the ERP is down")
+        self.booked.setdefault(event_id, order["id"])  # idempotent by event id
 
 
-@pytest.fixture(scope="session")
-def commerce_extra_plugins() -> list[Any]:
-    return [_listener_plugin()]
+@pytest.fixture
+def listener(listen: Any) -> Listener:
+    heard = Listener()
+    listen(heard)
+    return heard
 
 
-@pytest.fixture(autouse=True)
-def _clear_seen() -> None:
-    SEEN.clear()
-    DEADLOCKS["left"] = 0
+@pytest.fixture
+def ledger(listen: Any) -> Ledger:
+    durable_listener = Ledger()
+    listen(durable_listener)
+    return durable_listener
 
 
-async def test_orders_snapshot_adjustments_and_announce_after_commit(customer, admin, make_product):
+async def test_orders_snapshot_adjustments_and_announce_after_commit(
+    listener, customer, admin, make_product
+):
     p = await make_product(price="10.00", stock=3)
     r = await customer.client.post(
         "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 2}]}
@@ -78,26 +105,26 @@ async def test_orders_snapshot_adjustments_and_announce_after_commit(customer, a
     order = r.json()
     assert order["adjustments"] == [{"code": "SHIP", "label": "Shipping", "amount": "4.95"}]
     assert (order["subtotal"], order["total"]) == ("20.00", "24.95")
-    assert SEEN == [("placed", (order["id"], customer.id, order["id"]))]
+    assert listener.seen == [("placed", (order["id"], customer.id, order["id"]))]
 
     await admin.client.delete(f"/api/orders/{order['id']}/")
-    assert SEEN[-1] == ("changed", (order["id"], "pending", "cancelled", "cancelled"))
+    assert listener.seen[-1] == ("changed", (order["id"], "pending", "cancelled", "cancelled"))
 
 
-async def test_nothing_is_announced_for_a_refused_order(customer, make_product):
+async def test_nothing_is_announced_for_a_refused_order(listener, customer, make_product):
     p = await make_product(stock=1)
     r = await customer.client.post(
         "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 2}]}
     )
     assert r.status_code == 409
-    assert SEEN == []
+    assert listener.seen == []
 
 
 async def test_a_deadlock_victim_is_retried_inside_the_service(
-    kernel, customer, make_product, product_state
+    listener, kernel, customer, make_product, product_state
 ):
     p = await make_product(stock=5)
-    DEADLOCKS["left"] = 2
+    listener.deadlocks = 2
     r = await customer.client.post(
         "/api/orders/",
         json={"items": [{"product_id": p.id, "quantity": 2}]},
@@ -108,12 +135,14 @@ async def test_a_deadlock_victim_is_retried_inside_the_service(
     async with kernel.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Order)) == 1
         assert await session.scalar(select(func.count()).select_from(MailOutboxRow)) == 1
-    assert [s for s, _ in SEEN] == ["placed"]
+    assert [s for s, _ in listener.seen] == ["placed"]
 
 
-async def test_endless_deadlocks_answer_503_not_500(customer, make_product, product_state):
+async def test_endless_deadlocks_answer_503_not_500(
+    listener, customer, make_product, product_state
+):
     p = await make_product(stock=5)
-    DEADLOCKS["left"] = 100
+    listener.deadlocks = 100
     r = await customer.client.post(
         "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1}]}
     )
@@ -134,3 +163,29 @@ async def test_with_retries_passes_other_errors_through():
 
     with pytest.raises(ServiceUnavailable):
         await with_retries(always_locked, tries=3, base_delay=0)
+
+
+async def test_an_order_is_priced_as_placing_and_a_cart_total_as_a_quote(
+    listener, customer, make_product
+):
+    p = await make_product(price="10.00", stock=3)
+    await customer.client.post("/api/cart/", json={"product_id": p.id, "quantity": 1})
+    assert (await customer.client.get("/api/cart/total/")).status_code == 200
+    assert (await customer.client.post("/api/orders/")).status_code == 201
+    assert listener.placing == [False, True]
+
+
+async def test_a_durable_listener_gets_every_order_once_through_failures_and_deadlocks(
+    ledger, listener, customer, make_product, run_tasks
+):
+    p = await make_product(stock=5)
+    ledger.failures = 2
+    listener.deadlocks = 2  # the first two transactions roll back
+    r = await customer.client.post(
+        "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1}]}
+    )
+    assert r.status_code == 201, r.text
+    await run_tasks()
+    (event_id,) = ledger.booked
+    assert ledger.booked == {event_id: r.json()["id"]}
+    assert ledger.tries == [event_id] * 3  # two failures, then delivered; same event id

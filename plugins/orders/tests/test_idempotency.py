@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import httpx
+from commerce_catalog.api import Product
 from commerce_orders.idempotency import purge_expired
 from commerce_orders.models import IdempotencyKey, Order
 from sqlalchemy import func, select, update
@@ -63,8 +64,6 @@ async def test_keys_are_per_customer_and_case_sensitive(
 
 
 async def test_a_failed_attempt_releases_the_key(kernel, customer, make_product):
-    from commerce_catalog.models import Product
-
     p = await make_product(stock=0)
     headers = {"Idempotency-Key": "retry-after-restock"}
     assert (

@@ -1,0 +1,63 @@
+"""The kernel's own account routes: refresh, logout and who am I. Signing in is a plugin's."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from starlette.routing import BaseRoute
+
+from commerce_kernel.errors import NotFound
+from commerce_kernel.identity import Account, AccountOut, TokenPair, signed_in
+from commerce_kernel.routing import Call, api_route, routes_from
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+@api_route(
+    "/api/auth/token/refresh/",
+    "POST",
+    body=RefreshIn,
+    response=TokenPair,
+    summary="Trade a refresh token for a new pair (same audience)",
+    tags=["auth"],
+    responses={401: "Invalid, expired or reused refresh token"},
+)
+async def refresh(call: Call) -> TokenPair:
+    async with call.kernel.db.session() as session:
+        pair = await call.kernel.tokens.rotate(session, call.body.refresh_token)
+        await session.commit()
+    return pair
+
+
+@api_route(
+    "/api/auth/logout/",
+    "POST",
+    body=RefreshIn,
+    status=204,
+    summary="Revoke a refresh token and every token rotated from it",
+    tags=["auth"],
+)
+async def logout(call: Call) -> None:
+    async with call.kernel.db.transaction() as session:
+        await call.kernel.tokens.revoke(session, call.body.refresh_token)
+    return None
+
+
+@api_route(
+    "/api/auth/me/",
+    guard=signed_in,
+    response=AccountOut,
+    summary="The signed-in account",
+    tags=["auth"],
+)
+async def me(call: Call) -> AccountOut:
+    async with call.kernel.db.session() as session:
+        account = await session.get(Account, call.account_id)
+    if account is None or not account.is_active:
+        raise NotFound("The account no longer exists.")
+    return AccountOut.model_validate(account)
+
+
+def routes() -> list[BaseRoute]:
+    return list(routes_from(refresh, logout, me))

@@ -1,0 +1,51 @@
+"""The OpenAPI document (`/api/openapi.json`) and its Swagger UI page (`/api/docs/`), served
+from the openapi-ui-bundles package: nothing is fetched from the internet."""
+
+from __future__ import annotations
+
+from openapi_ui_bundles import swagger_ui
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from commerce_kernel.routing import JSON
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSON(request.app.state.openapi)
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>commerce-kernel API</title>
+<link rel="stylesheet" href="/api/docs/static/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="/api/docs/static/swagger-ui-bundle.js"></script>
+<script src="/api/docs/init.js"></script>
+</body></html>"""
+
+DOCS_JS = """window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#swagger-ui",
+  deepLinking: true, presets: [SwaggerUIBundle.presets.apis]});"""
+
+
+async def docs(request: Request) -> Response:
+    return HTMLResponse(
+        DOCS_HTML, headers={"Content-Security-Policy": "default-src 'self'; img-src 'self' data:"}
+    )
+
+
+async def docs_js(request: Request) -> Response:
+    return Response(DOCS_JS, media_type="application/javascript")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
+        Route("/api/docs/", docs, methods=["GET"], include_in_schema=False),
+        Route("/api/docs/init.js", docs_js, methods=["GET"], include_in_schema=False),
+        Mount(
+            "/api/docs/static",
+            StaticFiles(directory=str(swagger_ui.static_path)),
+            name="docs-static",
+        ),
+    ]

@@ -1,0 +1,72 @@
+"""`commerce serve`: the HTTP and WebSocket server (uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.applications import Starlette
+
+from commerce_kernel.app import create_app
+from commerce_kernel.commands import Command
+from commerce_kernel.logging import configure_logging
+
+if TYPE_CHECKING:
+    from commerce_kernel.kernel import Kernel
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="app processes (needs REDIS_URL if > 1)"
+    )
+
+
+def app_factory() -> Starlette:
+    """What each of several app processes builds (`--workers N`): plugins from settings."""
+    from commerce_kernel.settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def run(args: argparse.Namespace, kernel: Kernel) -> int:
+    settings = kernel.settings
+    if settings.database_configured and not settings.secret_key:
+        print("error: SECRET_KEY is required when DATABASE_URL is set", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "error: --workers > 1 needs REDIS_URL (the in-process queue and pub/sub "
+            "live in one process)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
+    options = dict(
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=True,
+        lifespan="on",
+        ws="websockets-sansio",
+    )
+    if args.workers > 1:
+        # Each process loads the plugins itself.
+        uvicorn.run(
+            "commerce_kernel.commands.serve:app_factory",
+            factory=True,
+            workers=args.workers,
+            **options,
+        )
+    else:
+        uvicorn.run(create_app(kernel=kernel), **options)
+    return 0
+
+
+command = Command("serve", "run the HTTP/WebSocket server (uvicorn)", run, configure)

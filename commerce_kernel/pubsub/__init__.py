@@ -1,0 +1,92 @@
+"""Publish/subscribe on named channels: every subscriber gets every message (a broadcast).
+
+One interface, two backends: `pubsub.memory.MemoryPubSub` (one process) and
+`pubsub.redis.RedisPubSub` (every process of the deployment)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+class Subscription:
+    """Messages of one channel for one subscriber, in order. Iterate it."""
+
+    def __init__(self, channel: str, maxsize: int = 1000) -> None:
+        self.channel = channel
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+
+    def deliver(self, message: Any) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A subscriber that cannot keep up loses the oldest message, never blocks others.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(message)
+
+    async def get(self) -> Any:
+        return await self.queue.get()
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._iter()
+
+    async def _iter(self) -> AsyncIterator[Any]:
+        while True:
+            yield await self.queue.get()
+
+
+class PubSub:
+    """`await kernel.pubsub.publish(channel, data)`; `async with kernel.pubsub.subscribe(channel)
+    as sub: data = await sub.get()`. Messages are JSON-compatible values.
+
+    The base fans messages out to this process's subscribers; a backend that spans processes
+    overrides `publish` and the `_listen`/`_unlisten` pair, and calls `_fan_out` on arrival.
+    """
+
+    def __init__(self) -> None:
+        self._subs: dict[str, set[Subscription]] = {}
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._subs.clear()
+
+    async def publish(self, channel: str, message: Any) -> None:
+        raise NotImplementedError
+
+    def _fan_out(self, channel: str, message: Any) -> None:
+        for sub in list(self._subs.get(channel, ())):
+            sub.deliver(message)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
+        sub = Subscription(channel)
+        first = channel not in self._subs
+        self._subs.setdefault(channel, set()).add(sub)
+        if first:
+            await self._listen(channel)
+        try:
+            yield sub
+        finally:
+            subs = self._subs.get(channel)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subs[channel]
+                    await self._unlisten(channel)
+
+    async def _listen(self, channel: str) -> None:
+        return None
+
+    async def _unlisten(self, channel: str) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+
+__all__ = ["PubSub", "Subscription"]

@@ -1,0 +1,138 @@
+"""Production's queue: arq on Redis. Jobs are enqueued here and run in `commerce worker`
+processes (`build_worker`), with the same retry policy as the in-process runner."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from arq import Retry, Worker, cron, func
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+
+from commerce_kernel.tasks import CronJob, RetryPolicy, Task, TaskContext, TaskQueue
+
+if TYPE_CHECKING:
+    from commerce_kernel.kernel import Kernel
+
+
+class ArqQueue(TaskQueue):
+    """Jobs go to a Redis list of this deployment (`REDIS_PREFIX` + `queue`), on the
+    kernel's one Redis client."""
+
+    def __init__(
+        self,
+        tasks: Iterable[Task],
+        cron: Iterable[CronJob],
+        policy: RetryPolicy,
+        redis: ArqRedis,
+        prefix: str = "commerce:",
+    ) -> None:
+        super().__init__(tasks, cron, policy)
+        self.redis = redis
+        self.queue_name = f"{prefix}queue"
+
+    async def enqueue(
+        self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
+    ) -> str | None:
+        self.task(name)
+        # Job ids live in this deployment's namespace, so deployments can share a Redis.
+        job = await self.redis.enqueue_job(
+            name,
+            *args,
+            _job_id=f"{self.queue_name}:{job_id}" if job_id else None,
+            _defer_by=defer_by,
+            _queue_name=self.queue_name,
+        )
+        if job is None:
+            return None
+        return job_id or job.job_id
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Run every queued job to completion in this process (arq burst mode)."""
+        assert self.kernel is not None
+        worker = build_worker(self.kernel, burst=True)
+        async with asyncio.timeout(timeout):
+            while True:
+                await worker.async_run()
+                # Retried jobs are deferred; wait for them too.
+                if not await self.redis.zcard(self.queue_name):
+                    break
+                await asyncio.sleep(0.05)
+        # Not worker.close(): that would close the kernel's Redis client.
+
+
+# arq's own timeout fails a job without retrying it; the task's timeout is applied here, so a
+# try that runs too long is retried by the policy as in-process. arq's is the backstop.
+ARQ_TIMEOUT_SLACK = 5.0
+
+
+def _arq_function(task: Task, policy: RetryPolicy) -> Any:
+    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        attempt = int(ctx.get("job_try", 1))
+        context = TaskContext(ctx["kernel"], ctx["job_id"], attempt)
+        try:
+            return await asyncio.wait_for(task.func(context, *args), task.timeout)
+        except Exception as exc:
+            retry_in = policy.after_failure(task, ctx["job_id"], attempt, exc)
+            if retry_in is None:
+                raise
+            raise Retry(defer=retry_in) from exc
+
+    return func(
+        run,
+        name=task.name,
+        max_tries=task.max_tries,
+        timeout=task.timeout + ARQ_TIMEOUT_SLACK,
+    )
+
+
+def _arq_cron(job: CronJob) -> Any:
+    async def run(ctx: dict[str, Any]) -> None:
+        await job.func(TaskContext(ctx["kernel"], ctx.get("job_id", job.name), 1))
+
+    run.__qualname__ = job.name
+    return cron(
+        run,
+        name=job.name,
+        month=job.month,
+        day=job.day,
+        weekday=job.weekday,
+        hour=job.hour,
+        minute=job.minute,
+        second=job.second,
+        run_at_startup=job.run_at_startup,
+        unique=True,
+        timeout=job.timeout,
+    )
+
+
+def build_worker(
+    kernel: Kernel, *, burst: bool = False, max_jobs: int = 10, with_cron: bool = False
+) -> Worker:
+    """An arq Worker running every enabled plugin's tasks (and cron jobs when asked)."""
+    queue = kernel.queue
+    assert isinstance(queue, ArqQueue), "a worker needs REDIS_URL"
+    return Worker(
+        [_arq_function(t, queue.policy) for t in queue.tasks.values()],
+        queue_name=queue.queue_name,
+        cron_jobs=[_arq_cron(j) for j in queue.cron] if with_cron else None,
+        redis_pool=queue.redis,
+        burst=burst,
+        handle_signals=not burst,
+        ctx={"kernel": kernel},
+        max_jobs=max_jobs,
+        keep_result=0,  # a finished job id may be queued again, as in-process
+        poll_delay=0.05 if burst else 0.2,
+    )
+
+
+def connect(redis_url: str, prefix: str = "commerce:") -> ArqRedis:
+    """The deployment's one Redis client (no connection is made until it is used)."""
+    return ArqRedis(
+        connection_pool=ConnectionPool.from_url(redis_url), default_queue_name=f"{prefix}queue"
+    )

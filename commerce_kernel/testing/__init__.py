@@ -1,0 +1,35 @@
+"""The test kit: what a plugin's tests use besides the fixtures of the `commerce` pytest
+plugin (`commerce_kernel.testing.fixtures`, loaded automatically once the kernel is
+installed). Each concept has its module; the names are re-exported here."""
+
+from __future__ import annotations
+
+from commerce_kernel.testing.backends import (
+    TestDatabase,
+    backend_urls,
+    create_test_database,
+    deployment_env,
+    free_port,
+)
+from commerce_kernel.testing.clients import SignedIn, client_of, sign_in
+from commerce_kernel.testing.deployments import CapturingMailer, Deployment
+from commerce_kernel.testing.processes import ServerProcess, start_process
+from commerce_kernel.testing.servers import serve_app
+from commerce_kernel.testing.smtp import SMTPSink
+
+__all__ = [
+    "CapturingMailer",
+    "Deployment",
+    "SMTPSink",
+    "ServerProcess",
+    "SignedIn",
+    "TestDatabase",
+    "backend_urls",
+    "client_of",
+    "create_test_database",
+    "deployment_env",
+    "free_port",
+    "serve_app",
+    "sign_in",
+    "start_process",
+]

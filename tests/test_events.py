@@ -1,0 +1,125 @@
+"""Durable after-commit events: a durable listener hears every committed event at least once,
+through failures and lost tasks, and never hears a rolled-back one."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from sqlalchemy import func, select
+
+from commerce_kernel import Compose, Plugin, PluginError, durable, hookimpl, hookspec
+from commerce_kernel.events import EventDelivery, redeliver
+from commerce_kernel.hooks import Hooks
+from commerce_kernel.plugins import LoadedPlugin
+from commerce_kernel.tasks import TaskContext
+from tests.helpers import ledger
+
+
+@pytest.fixture(scope="session")
+def commerce_extra_plugins():
+    return [ledger, ledger.ordinary, ledger.erp]
+
+
+@pytest.fixture(autouse=True)
+def _reset():
+    for seen in ledger.heard.values():
+        seen.clear()
+    ledger.failures["left"] = 0
+
+
+async def book(kernel, entry, *, announce=True):
+    async with kernel.db.transaction() as session:
+        event = await kernel.events.record(session, ledger.entry_booked, entry=entry)
+    if announce:
+        await kernel.events.announce(event)
+    return event
+
+
+async def pending(kernel) -> int:
+    async with kernel.db.session() as session:
+        return (
+            await session.execute(
+                select(func.count())
+                .select_from(EventDelivery)
+                .where(EventDelivery.delivered_at.is_(None))
+            )
+        ).scalar_one()
+
+
+async def test_ordinary_listeners_hear_it_at_once_and_durable_ones_through_a_task(
+    kernel, run_tasks
+):
+    assert kernel.hooks.durable_listeners(ledger.entry_booked) == ["ledger_erp"]
+    assert kernel.hooks.implementers(ledger.entry_booked) == ["ledger_ordinary"]
+    event = await book(kernel, {"amount": "12.50"})
+    assert ledger.heard["ordinary"] == [(event.event_id, {"amount": "12.50"})]
+    await run_tasks()
+    assert ledger.heard["erp"] == [(event.event_id, {"amount": "12.50"})]
+    assert await pending(kernel) == 0
+
+
+async def test_a_failing_durable_listener_is_retried_with_the_same_event_id(kernel, run_tasks):
+    ledger.failures["left"] = 2
+    event = await book(kernel, {"amount": "1.00"})
+    await run_tasks()
+    assert ledger.heard["tries"] == [event.event_id] * 3
+    assert ledger.heard["erp"] == [(event.event_id, {"amount": "1.00"})]
+    async with kernel.db.session() as session:
+        row = (await session.execute(select(EventDelivery))).scalar_one()
+    assert row.attempts == 3 and row.delivered_at is not None
+
+
+async def test_a_rolled_back_fact_announces_nothing(kernel, run_tasks):
+    with pytest.raises(RuntimeError):
+        async with kernel.db.transaction() as session:
+            await kernel.events.record(session, ledger.entry_booked, entry={"amount": "9"})
+            raise RuntimeError("the fact failed")
+    await run_tasks()
+    assert await pending(kernel) == 0
+    assert ledger.heard["erp"] == [] and ledger.heard["tries"] == []
+
+
+async def test_a_lost_delivery_is_queued_again_by_the_cron_job(kernel, run_tasks):
+    # The process died between commit and announce (or Redis was down): only the row is left.
+    event = await book(kernel, {"amount": "3"}, announce=False)
+    assert await pending(kernel) == 1
+    ctx = TaskContext(kernel, "cron:kernel.redeliver_events", 1)
+    assert await redeliver(ctx) == 0  # too young: its own task may still be on its way
+    assert await redeliver(ctx, older_than=0) == 1
+    await run_tasks()
+    assert ledger.heard["erp"] == [(event.event_id, {"amount": "3"})]
+    assert await redeliver(ctx, older_than=0) == 0
+    assert ledger.heard["ordinary"] == []  # ordinary listeners are best effort, in-request
+
+
+async def test_a_queue_outage_at_announce_loses_nothing(kernel, run_tasks, monkeypatch):
+    async def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    with monkeypatch.context() as m:
+        m.setattr(kernel.queue, "enqueue", down)
+        event = await book(kernel, {"amount": "4"})
+    assert ledger.heard["ordinary"] == [(event.event_id, {"amount": "4"})]
+    assert await redeliver(TaskContext(kernel, "cron", 1), older_than=0) == 1
+    await run_tasks()
+    assert ledger.heard["erp"] == [(event.event_id, {"amount": "4"})]
+
+
+async def test_only_an_isolated_broadcast_can_have_durable_listeners():
+    specs = types.ModuleType("choice_specs")
+
+    @hookspec(Compose.FIRST)
+    async def choose(x: int) -> int | None: ...
+
+    specs.choose = choose
+    owner = types.ModuleType("owner")
+    owner.plugin = Plugin(name="owner", version="1", hookspecs=specs)
+    listener = types.ModuleType("listener")
+    listener.plugin = Plugin(name="listener", version="1")
+    listener.choose = durable(hookimpl(lambda x: x))
+    hooks = Hooks.build(
+        [LoadedPlugin(owner.plugin, owner), LoadedPlugin(listener.plugin, listener)]
+    )
+    with pytest.raises(PluginError, match="only an after-commit event"):
+        hooks.implementers(choose)
