@@ -109,7 +109,11 @@ async def main() -> None:
     ]
     if args.backend in ("sqlite", "both"):
         path = Path(tempfile.mkdtemp(prefix="catalog-bulk-")) / "bench.db"
-        env = {"DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": SECRET}
+        env = {
+            "DATABASE_URL": f"sqlite:///{path}",
+            "SECRET_KEY": SECRET,
+            "EMAIL_TO_LOG_ALLOWED": "true",
+        }
         await run("SQLite, in-process queue", env, args.rows, 0, out)
     if args.backend in ("mariadb", "both"):
         base = make_url(args.mysql_url)
@@ -130,6 +134,7 @@ async def main() -> None:
             "REDIS_URL": args.redis_url,
             "REDIS_PREFIX": f"bulkbench{uuid.uuid4().hex[:6]}:",
             "SECRET_KEY": SECRET,
+            "EMAIL_TO_LOG_ALLOWED": "true",
         }
         await run(f"MariaDB + Redis, {args.workers} workers", env, args.rows, args.workers, out)
     print("\n".join(out))

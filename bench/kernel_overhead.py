@@ -90,6 +90,7 @@ def main() -> None:
     env = {
         "DATABASE_URL": f"sqlite:///{work}/bench.db",
         "SECRET_KEY": "bench" * 10,
+        "EMAIL_TO_LOG_ALLOWED": "true",
         "LOG_LEVEL": "WARNING",
         "COMMERCE_PLUGINS": "kernel",
     }

@@ -16,6 +16,7 @@ from commerce_kernel import hookspecs
 from commerce_kernel.errors import exception_handlers
 from commerce_kernel.kernel import Kernel
 from commerce_kernel.middleware import RequestMiddleware
+from commerce_kernel.security import SecurityHeadersMiddleware
 from commerce_kernel.settings import Settings
 
 
@@ -60,7 +61,11 @@ def create_app(
         async with kernel.running():
             yield
 
-    middleware = [Middleware(RequestMiddleware, allowed_hosts=settings.allowed_hosts)]
+    # Security headers outermost, so the Host check's 400 and the 500/503 answers get them too.
+    middleware = [
+        Middleware(SecurityHeadersMiddleware),
+        Middleware(RequestMiddleware, allowed_hosts=settings.allowed_hosts),
+    ]
     if settings.cors_allowed_origins:
         middleware.append(
             Middleware(

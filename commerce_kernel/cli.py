@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from commerce_kernel import hookspecs
 from commerce_kernel.commands import Command, run_command
 from commerce_kernel.kernel import Kernel
+from commerce_kernel.mail import MailToLogRefused
 from commerce_kernel.markers import PluginError
 from commerce_kernel.settings import MissingSecretKey, Settings
 from commerce_kernel.version import __version__
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return run_command(command, args, kernel)
-    except (PluginError, MissingSecretKey) as exc:
+    except (PluginError, MissingSecretKey, MailToLogRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DBAPIError as exc:

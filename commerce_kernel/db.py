@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -114,7 +116,9 @@ def create_engine(
     echo: bool = False,
 ) -> AsyncEngine:
     url = normalize_url(database_url)
-    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    # hide_parameters: bound values (emails, password hashes, codes) never reach an error
+    # message, a traceback in the log or echoed SQL.
+    kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
     if is_mysql(url):
         kwargs.update(
             pool_size=pool_size,
@@ -128,9 +132,31 @@ def create_engine(
         kwargs["connect_args"] = {"timeout": timeout}
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        if path is not None:
+            event.listen(engine.sync_engine, "do_connect", _owner_only_file(path))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite URL, or None for an in-memory or `file:` URI database."""
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or url.query.get("uri"):
+        return None
+    return database
+
+
+def _owner_only_file(path: str) -> Callable[..., None]:
+    def create(*_args: Any) -> None:
+        # Before SQLite makes the file (0644 under the usual umask): created here 0600, and
+        # SQLite gives its -wal and -shm files the database file's mode. An existing file
+        # keeps the mode it has.
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+    return create
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

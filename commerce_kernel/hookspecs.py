@@ -111,6 +111,15 @@ async def set_password(
 
 
 @hookspec(Compose.BROADCAST)
+async def email_proven(kernel: Kernel, session: AsyncSession, account_id: int) -> None:
+    """A verified identity proved the account's email for the first time (a Google ID token
+    with a verified email, a mailed code), inside the caller's transaction. Every credential
+    set before was set by someone who never proved the address: remove yours (auth_password
+    deletes the password). The kernel then ends every session of the account
+    (`commerce_kernel.identity.prove_email`)."""
+
+
+@hookspec(Compose.BROADCAST)
 async def demo_data(kernel: Kernel, session: AsyncSession) -> None:
     """Fill an empty embedded deployment with a little demo data (`commerce demo`).
     Called inside one transaction, which commits after every plugin ran; must be idempotent."""

@@ -18,8 +18,8 @@ from commerce_kernel import hookspecs
 from commerce_kernel.db import Database
 from commerce_kernel.events import Events
 from commerce_kernel.hooks import Hooks
-from commerce_kernel.identity import Tokens
-from commerce_kernel.mail import Mailer, create_mailer
+from commerce_kernel.identity import Tokens, token_states
+from commerce_kernel.mail import Mailer, create_mailer, refuse_mail_to_log
 from commerce_kernel.markers import PluginError
 from commerce_kernel.openapi import build_openapi
 from commerce_kernel.plugins import LoadedPlugin, load_plugins
@@ -194,9 +194,13 @@ class Kernel:
         if self.started:
             return
         self.tokens  # noqa: B018  (a missing SECRET_KEY fails here, not on the first request)
+        refuse_mail_to_log(self.settings, self.mailer)
         if self.redis is not None:
             await self.redis.ping()
         await self.pubsub.start()
+        # Every process announces the account changes it commits (logout, password change,
+        # deactivation), so other processes end those customer tokens at once.
+        token_states(self)
         await self.queue.start(
             self, run_cron=not self.settings.redis_url if run_cron is None else run_cron
         )

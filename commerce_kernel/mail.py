@@ -114,6 +114,25 @@ class SMTPMailer(Mailer):
         )
 
 
+class MailToLogRefused(RuntimeError):
+    """Production (DATABASE_URL set) with mail going to the log: sign-in codes and links
+    would sit in the log for anyone who reads it. Refused unless EMAIL_TO_LOG_ALLOWED."""
+
+
+def refuse_mail_to_log(settings: Settings, mailer: Mailer) -> None:
+    """Raise `MailToLogRefused` (one line, for every command that starts the kernel) when a
+    production deployment would write its mail to the log and nobody allowed it."""
+    if (
+        isinstance(mailer, LogMailer)
+        and settings.database_configured
+        and not settings.email_to_log_allowed
+    ):
+        raise MailToLogRefused(
+            "EMAIL_HOST is required when DATABASE_URL is set (mail, sign-in codes included, "
+            "would go to the log); set EMAIL_TO_LOG_ALLOWED=true to accept that"
+        )
+
+
 def create_mailer(settings: Settings) -> Mailer:
     if settings.email_host:
         return SMTPMailer(

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from commerce_kernel.errors import BadRequest, PayloadTooLarge, invalid
-from commerce_kernel.identity import Guard, Principal, public
+from commerce_kernel.identity import Guard, Principal, public, resolve_guard, token_states
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -67,8 +68,9 @@ class Call:
 
     @property
     def client_address(self) -> str | None:
-        """The caller's address: the ASGI client (behind a proxy, uvicorn's
-        `--proxy-headers` sets it from the trusted `X-Forwarded-For`)."""
+        """The caller's address, the one to key per-address limits on: the socket peer, or,
+        when that peer is one of `TRUSTED_PROXIES`, the client its `X-Forwarded-For` names
+        (resolved once per request by the kernel's outermost middleware)."""
         client = self.request.client
         return client.host if client else None
 
@@ -234,7 +236,10 @@ def _wrap(
     handler: Handler, endpoint: Endpoint, max_body: int | None
 ) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
-        principal = endpoint.guard(request)
+        # Made on a process's first request, not its first token check: a sign-in that ends
+        # other sessions (`prove_email`) must announce them to the other processes too.
+        token_states(request.app.state.kernel)
+        principal = await resolve_guard(endpoint.guard, request)
         if principal is not None:
             request.state.principal = principal
         call = Call(request, principal)
@@ -246,7 +251,14 @@ def _wrap(
             if data is None:
                 data = {}
             call.body = validate(endpoint.body, data, ("body",))
-        result = await handler(call)
+        try:
+            result = await handler(call)
+        except IntegrityError:
+            # A row referencing the caller's account failed its foreign key: the account
+            # was deleted after the guard's (cached) check. That is a 401, not a 500.
+            if principal is not None:
+                await token_states(call.kernel).check(principal, fresh=True)
+            raise
         if isinstance(result, Response):
             return result
         if result is None and endpoint.status == 204:

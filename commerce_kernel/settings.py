@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -63,6 +66,10 @@ class Settings(SectionSettings):
     secret_key: str | None = None
     debug: bool = False
     allowed_hosts: CsvList = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
+    # Addresses/networks of the reverse proxies in front (`10.0.0.5,192.168.0.0/16`): only
+    # a request from one of them has its client taken from `X-Forwarded-For` (and its scheme
+    # from `X-Forwarded-Proto`). None by default: the client is the socket peer.
+    trusted_proxies: CsvList = Field(default_factory=list)
     cors_allowed_origins: CsvList = Field(default_factory=list)
     commerce_plugins: CsvList | None = None
     commerce_disabled_plugins: CsvList = Field(default_factory=list)
@@ -71,6 +78,10 @@ class Settings(SectionSettings):
     access_token_ttl: int = 900
     admin_access_token_ttl: int = 900
     refresh_token_ttl: int = 30 * 24 * 3600
+    # Seconds a process may reuse what decides a customer token (account active, token
+    # epoch, family revoked): the bound on how long one outlives a change made outside the
+    # kernel. 0 checks the database on every request, as admin tokens always are.
+    token_state_ttl: float = Field(default=5.0, ge=0, le=3600)
     email_host: str | None = None
     email_port: int = 25
     email_use_tls: bool = False
@@ -78,6 +89,7 @@ class Settings(SectionSettings):
     email_host_password: str | None = None
     default_from_email: str = "webmaster@localhost"
     email_file_path: str | None = None
+    email_to_log_allowed: bool = False
     log_level: str = "INFO"
     db_pool_size: int = 10
     db_max_overflow: int = 20
@@ -86,6 +98,7 @@ class Settings(SectionSettings):
 
     @field_validator(
         "allowed_hosts",
+        "trusted_proxies",
         "cors_allowed_origins",
         "commerce_plugins",
         "commerce_disabled_plugins",
@@ -94,6 +107,18 @@ class Settings(SectionSettings):
     @classmethod
     def _csv(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {entry!r} is not an IP address or network (CIDR)"
+                ) from None
+        return value
 
     @field_validator("email_host", "redis_url", "secret_key", mode="before")
     @classmethod
@@ -127,10 +152,26 @@ class Settings(SectionSettings):
             raise MissingSecretKey("SECRET_KEY is required when DATABASE_URL is set")
         path = Path(SECRET_KEY_FILE)
         if path.exists():
-            return path.read_text().strip()
+            return _read_key(path)
         if not create:
             raise RuntimeError("no SECRET_KEY configured")
         key = secrets.token_urlsafe(48)
-        path.write_text(key + "\n")
-        path.chmod(0o600)
+        try:
+            # Owner-only from the first byte (no window at the umask's 0644), and only one
+            # of two processes starting at once writes it.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return _read_key(path)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key + "\n")
         return key
+
+
+def _read_key(path: Path) -> str:
+    # Another process may have created the file a moment ago and not written it yet.
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: remove it or set SECRET_KEY")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -18,19 +17,10 @@ from pathlib import Path
 import pytest
 
 from commerce_kernel.testing import backend_urls
+from tests.helpers.install import install_target
 
 HERE = Path(__file__).parent
 _site: Path | None = None
-
-
-def install_target(source: Path, target: Path) -> None:
-    uv = Path(sys.executable).with_name("uv")
-    cmd = (
-        [str(uv), "pip", "install", "-q", "--python", sys.executable]
-        if uv.exists()
-        else [sys.executable, "-m", "pip", "install", "-q"]
-    )
-    subprocess.run([*cmd, "--no-deps", "--target", str(target), str(source)], check=True)
 
 
 def add_to_path(site: Path) -> None:

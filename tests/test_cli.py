@@ -29,6 +29,7 @@ import commerce_kernel
 from commerce_kernel.plugins import installed_plugins
 from commerce_kernel.settings import Settings
 from commerce_kernel.testing import free_port
+from tests.helpers.install import install_target
 
 COMMERCE = Path(sys.executable).with_name("commerce")
 MARIADB = os.environ.get("COMMERCE_TEST_DATABASE_URL") or None
@@ -100,21 +101,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
     return result
 
 
-def install_target(source: Path, target: Path) -> None:
-    """A real, non-editable install of `source` into `target` (like tests/conftest.py)."""
-    uv = Path(sys.executable).with_name("uv")
-    cmd = (
-        [str(uv), "pip", "install", "-q", "--python", sys.executable]
-        if uv.exists()
-        else [sys.executable, "-m", "pip", "install", "-q"]
-    )
-    subprocess.run(
-        [*cmd, "--no-deps", "--target", str(target), str(source.resolve())],
-        check=True,
-        timeout=300,
-    )
-
-
 # --- a database per test ------------------------------------------------------------------
 
 
@@ -184,7 +170,7 @@ def _mariadb(tmp_path: Path) -> Iterator[Database]:
         yield Database(
             url,
             server.set(drivername="mysql+pymysql", database=name),
-            {"DATABASE_URL": url, "SECRET_KEY": SECRET},
+            {"DATABASE_URL": url, "SECRET_KEY": SECRET, "EMAIL_TO_LOG_ALLOWED": "true"},
         )
     finally:
         with admin.connect() as conn:
@@ -198,7 +184,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     MariaDB database on the COMMERCE_TEST_DATABASE_URL server, dropped afterwards."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'commerce.db'}"
-        yield Database(url, url, {"DATABASE_URL": url, "SECRET_KEY": SECRET})
+        yield Database(
+            url, url, {"DATABASE_URL": url, "SECRET_KEY": SECRET, "EMAIL_TO_LOG_ALLOWED": "true"}
+        )
     else:
         yield from _mariadb(tmp_path)
 

@@ -105,3 +105,18 @@ async def test_refresh_tokens_are_stored_hashed(kernel, customer):
     async with kernel.db.session() as session:
         hashes = (await session.execute(select(RefreshToken.token_hash))).scalars().all()
     assert hashes and customer.refresh_token not in hashes
+
+
+async def test_the_principal_names_the_epoch_and_family_of_its_token(kernel, customer):
+    from sqlalchemy import select
+
+    from commerce_kernel.identity import RefreshToken
+
+    async with kernel.db.session() as session:
+        family = (
+            await session.execute(
+                select(RefreshToken.family).where(RefreshToken.account_id == customer.id)
+            )
+        ).scalar_one()
+    principal = kernel.tokens.verify_access(customer.access_token, CUSTOMER)
+    assert (principal.account_id, principal.epoch, principal.family) == (customer.id, 0, family)

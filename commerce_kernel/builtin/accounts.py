@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from starlette.routing import BaseRoute
 
-from commerce_kernel.errors import NotFound
+from commerce_kernel.errors import Unauthorized
 from commerce_kernel.identity import Account, AccountOut, TokenPair, signed_in
 from commerce_kernel.routing import Call, api_route, routes_from
 
@@ -39,6 +39,9 @@ async def refresh(call: Call) -> TokenPair:
     tags=["auth"],
 )
 async def logout(call: Call) -> None:
+    """Revoke a refresh token and every token rotated from it. The access tokens issued with
+    them end too: admin tokens at once, customer tokens within `TOKEN_STATE_TTL` seconds
+    (at once when the deployment's pub/sub delivers the revocation, the usual case)."""
     async with call.kernel.db.transaction() as session:
         await call.kernel.tokens.revoke(session, call.body.refresh_token)
     return None
@@ -55,7 +58,8 @@ async def me(call: Call) -> AccountOut:
     async with call.kernel.db.session() as session:
         account = await session.get(Account, call.account_id)
     if account is None or not account.is_active:
-        raise NotFound("The account no longer exists.")
+        # The guard's state may be up to TOKEN_STATE_TTL old; the token is what ended.
+        raise Unauthorized("The account no longer exists or was deactivated.")
     return AccountOut.model_validate(account)
 
 

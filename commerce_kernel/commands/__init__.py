@@ -49,8 +49,12 @@ async def _run_async(
     command: Command, kernel: Kernel, work: Awaitable[CommandResult]
 ) -> CommandResult:
     if command.start:
-        async with kernel.running(run_cron=False):
-            return await work
+        try:
+            async with kernel.running(run_cron=False):
+                return await work
+        finally:
+            if inspect.iscoroutine(work):
+                work.close()  # never awaited when the kernel refused to start
     try:
         return await work
     finally:

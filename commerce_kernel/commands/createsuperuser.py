@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from commerce_kernel import hookspecs
 from commerce_kernel.commands import Command, run_command
+from commerce_kernel.db import utcnow
 from commerce_kernel.errors import Problem
 from commerce_kernel.identity import account_by_email, create_account
 
@@ -59,6 +60,10 @@ async def create_superuser(kernel: Kernel, email: str, password: str | None, nam
         else:
             account.is_admin = True
             verb = "promoted"
+        # The operator vouches for the address: a later mailed code or Google sign-in of this
+        # admin must not treat the password set here as an unproven one and remove it.
+        if account.email_verified_at is None:
+            account.email_verified_at = utcnow()
         if password:
             try:
                 handled = await kernel.hooks.call(

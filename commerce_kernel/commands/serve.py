@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from commerce_kernel.app import create_app
 from commerce_kernel.commands import Command
 from commerce_kernel.logging import configure_logging
+from commerce_kernel.mail import refuse_mail_to_log
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -39,6 +40,8 @@ def run(args: argparse.Namespace, kernel: Kernel) -> int:
     if settings.database_configured and not settings.secret_key:
         print("error: SECRET_KEY is required when DATABASE_URL is set", file=sys.stderr)
         return 2
+    # Before uvicorn: refused in its lifespan, it would print a traceback, not one line.
+    refuse_mail_to_log(settings, kernel.mailer)
     if args.workers > 1 and not settings.redis_url:
         print(
             "error: --workers > 1 needs REDIS_URL (the in-process queue and pub/sub "
@@ -52,7 +55,10 @@ def run(args: argparse.Namespace, kernel: Kernel) -> int:
         port=args.port,
         log_level="warning",
         access_log=False,
-        proxy_headers=True,
+        server_header=False,  # no `server: uvicorn` banner, in one process or several
+        # The app resolves X-Forwarded-* itself, from TRUSTED_PROXIES only (uvicorn's own
+        # handling would trust loopback by default).
+        proxy_headers=False,
         lifespan="on",
         ws="websockets-sansio",
     )

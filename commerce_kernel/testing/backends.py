@@ -67,6 +67,9 @@ def deployment_env(
     env = {
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        # Spawned `commerce serve`/`worker` processes have no SMTP server: their mail may go
+        # to their log (in-process deployments capture it in the `mailbox` fixture).
+        "EMAIL_TO_LOG_ALLOWED": "true",
         "TASK_RETRY_DELAY": "0.05",
         "LOG_LEVEL": "WARNING",
         "REDIS_PREFIX": f"ct{os.getpid()}:{next(_counter)}:",

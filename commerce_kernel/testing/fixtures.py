@@ -22,8 +22,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from commerce_kernel.events import redeliver
 from commerce_kernel.kernel import Kernel
 from commerce_kernel.plugins import installed_plugins, with_requirements
+from commerce_kernel.tasks import TaskContext
 from commerce_kernel.testing.backends import backend_urls, free_port
 from commerce_kernel.testing.clients import SignedIn, client_of, sign_in
 from commerce_kernel.testing.deployments import Deployment, Deployments
@@ -77,8 +79,13 @@ async def deployment(
     try:
         yield dep
     finally:
-        await dep.kernel.queue.drain(timeout=30)
-        await dep.clean()
+        try:
+            # A job a killed worker held stays queued until arq's in-progress key expires
+            # (its timeout + 15 s): wait that long, and empty the tables even if it times out,
+            # so the next test starts blank either way.
+            await dep.kernel.queue.drain(timeout=90)
+        finally:
+            await dep.clean()
 
 
 @pytest.fixture
@@ -147,6 +154,18 @@ def run_cron(kernel: Kernel) -> Callable[[str], Awaitable[None]]:
     """`await run_cron("orders.purge_idempotency_keys")`: run one cron job now, as its
     schedule would (cron never fires by the clock in tests)."""
     return kernel.queue.run_cron_job
+
+
+@pytest.fixture
+def redeliver_events(kernel: Kernel) -> Callable[[], Awaitable[int]]:
+    """`await redeliver_events()`: what the `kernel.redeliver_events` cron job does for
+    deliveries of any age, so a test can lose a durable event's task (a crash between commit
+    and the task, Redis down) and see it delivered anyway. Returns how many were queued."""
+
+    async def run() -> int:
+        return await redeliver(TaskContext(kernel, "cron:kernel.redeliver_events", 1), older_than=0)
+
+    return run
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ async def serve_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
         lifespan="off",
         log_level="warning",
         ws="websockets-sansio",
+        server_header=False,  # as `commerce serve`
+        proxy_headers=False,  # the kernel resolves client addresses (TRUSTED_PROXIES)
     )
     server = Server(config)
     task = asyncio.create_task(server.serve())

@@ -36,21 +36,23 @@ async def google_config(call: Call) -> GoogleConfig:
     responses={
         201: "Signed in; the account was created by this sign-in (same body as 200)",
         401: "The ID token or code was refused (signature, issuer, audience, expiry, "
-        "issue time, unverified email)",
+        "issue time, unverified email, another nonce than the one sent)",
         422: "Neither id_token nor code with redirect_uri",
         503: "Google's keys or token endpoint are unreachable, or Google is not configured",
     },
 )
 async def google_login(call: Call) -> Response:
-    """An existing account with the same verified email is linked to the Google account;
-    otherwise the account is created (201). Both answers carry the account and tokens."""
+    """An existing account with the same verified email is linked to the Google account
+    (the email is then proven: a password set by whoever signed up with it is removed and
+    older sessions end); otherwise the account is created (201). Both answers carry the
+    account and tokens."""
     google = google_sign_in(call.kernel)
     body: GoogleSignInIn = call.body
     id_token = body.id_token
     if id_token is None:
         assert body.code is not None and body.redirect_uri is not None
         id_token = await google.redeem_code(body.code, body.redirect_uri)
-    user = await google.verify_id_token(id_token)
+    user = await google.verify_id_token(id_token, body.nonce)
     tokens, created = await sign_in(call.kernel, user)
     return reply(tokens, status=201 if created else 200)
 

@@ -15,11 +15,18 @@ class GoogleConfig(BaseModel):
 
 class GoogleSignInIn(BaseModel):
     """Either the `id_token` Google gave the front end, or an authorization `code` with the
-    `redirect_uri` it was issued for (the backend redeems it)."""
+    `redirect_uri` it was issued for (the backend redeems it); with the `nonce` of the
+    request when the front end sent one to Google."""
 
     id_token: str | None = Field(default=None, min_length=1, max_length=8192)
     code: str | None = Field(default=None, min_length=1, max_length=2048)
     redirect_uri: str | None = Field(default=None, min_length=1, max_length=2048)
+    nonce: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=512,
+        description="The `nonce` the front end sent to Google: the ID token must carry it.",
+    )
 
     @model_validator(mode="after")
     def _one_way(self) -> GoogleSignInIn:

@@ -4,6 +4,7 @@ account. No HTTP of our own in here (only calls out to Google)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 import warnings
@@ -27,7 +28,7 @@ from commerce_kernel import (
     Unauthorized,
 )
 from commerce_kernel.db import retry_on_conflict
-from commerce_kernel.identity import find_or_create_account, normalize_email
+from commerce_kernel.identity import find_or_create_account, normalize_email, prove_email
 
 logger = logging.getLogger("commerce.auth_google")
 
@@ -140,9 +141,11 @@ class GoogleSignIn:
             raise ServiceUnavailable("Sign-in with Google is not configured (GOOGLE_CLIENT_ID).")
         return self.settings.google_client_id
 
-    async def verify_id_token(self, id_token: str) -> GoogleUser:
+    async def verify_id_token(self, id_token: str, nonce: str | None = None) -> GoogleUser:
         """Check the token's signature against Google's keys and its claims: `iss` is Google,
-        `aud` is our client id, `exp` and `iat` are sane, the email is verified. 401 if not."""
+        `aud` is our client id, `exp` and `iat` are sane, the email is verified (a JSON
+        `true`), and, when the client sent a `nonce` to Google, the token carries exactly
+        that one (a token replayed from another sign-in does not). 401 if not."""
         client_id = self.client_id
         try:
             header = jws.extract_compact(id_token.encode()).headers()
@@ -171,9 +174,16 @@ class GoogleSignIn:
         aud = claims["aud"]
         if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
             raise rejected("the ID token was issued to another client")
-        # Missing counts as false; Google has sent the string "true" in some token forms.
-        if claims.get("email_verified") not in (True, "true"):
+        # Only a JSON true: `1 == True` in Python, and a string is not what Google's ID
+        # tokens carry; anything else, missing included, is unverified.
+        if claims.get("email_verified") is not True:
             raise rejected("the Google account's email is not verified")
+        if nonce is not None:
+            carried = claims.get("nonce")
+            if not isinstance(carried, str) or not hmac.compare_digest(
+                carried.encode(), nonce.encode()
+            ):
+                raise rejected("the ID token does not carry this sign-in's nonce")
         email = claims.get("email")
         if not isinstance(email, str) or "@" not in email or len(email) > 254:
             raise rejected("the ID token has no usable email")
@@ -240,6 +250,7 @@ async def _find_or_create(session: AsyncSession, user: GoogleUser) -> tuple[Acco
     ).scalar_one_or_none()
     if linked is not None:
         return linked, False
+    # Compared exactly in canonical form: a look-alike verified email is another account.
     account, created = await find_or_create_account(session, user.email, user.name)
     session.add(GoogleIdentity(sub=user.sub, account_id=account.id))
     await session.flush()
@@ -247,13 +258,19 @@ async def _find_or_create(session: AsyncSession, user: GoogleUser) -> tuple[Acco
 
 
 async def sign_in(kernel: Kernel, user: GoogleUser) -> tuple[TokensWithUser, bool]:
-    """Customer tokens for a verified Google user; True when the account was created."""
+    """Customer tokens for a verified Google user; True when the account was created. An
+    account whose email is the user's verified email has it proven (`prove_email`)."""
 
     async def attempt() -> tuple[TokensWithUser, bool]:
         async with kernel.db.transaction() as session:
             account, created = await _find_or_create(session, user)
             if not account.is_active:
                 raise rejected("the account is disabled")
+            if account.email == user.email:
+                # Google verified this very address: the first time, a password set by
+                # whoever signed up with it goes, with every earlier session. (An account
+                # linked by `sub` whose Google email changed since proves nothing.)
+                await prove_email(kernel, session, account)
             tokens = await kernel.tokens.sign_in(session, account, CUSTOMER)
         return tokens, created
 

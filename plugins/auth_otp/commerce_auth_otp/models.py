@@ -8,6 +8,7 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from commerce_kernel import Base, UTCDateTime, utcnow
+from commerce_kernel.identity import EmailColumn
 
 
 class OTPChallenge(Base):
@@ -17,7 +18,9 @@ class OTPChallenge(Base):
     __tablename__ = "otp_challenges"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
+    # The canonical email, compared exactly (binary collation on MariaDB): a look-alike's
+    # request must neither replace nor be taken for this address's code.
+    email: Mapped[str] = mapped_column(EmailColumn, index=True)
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -20,7 +20,8 @@ from commerce_kernel import Call, TokensWithUser, api_route, reply, routes_from
     tags=["auth"],
     responses={
         202: "Accepted; the same answer whether or not an account exists for the email",
-        429: "One request per email per 30 s and a few per hour (see `Retry-After`)",
+        429: "One request per email per 30 s, a few per hour, and a limit per client address "
+        "(see `Retry-After`)",
     },
 )
 async def request_code(call: Call) -> CodeRequested:
@@ -40,11 +41,12 @@ async def request_code(call: Call) -> CodeRequested:
     responses={
         201: "Signed in; this created a passwordless account (same body as 200)",
         401: "Wrong, expired, used or dead code (5 wrong codes kill it)",
-        429: "Too many wrong codes from this client address (see `Retry-After`)",
+        429: "Too many sign-in attempts from this client address (see `Retry-After`)",
     },
 )
 async def otp_login(call: Call) -> Response:
-    """Answers the account and customer tokens."""
+    """Answers the account and customer tokens. The code proves the email: the first time,
+    a password set by whoever signed up with it is removed and older sessions end."""
     body: CodeLoginIn = call.body
     tokens, created = await service.log_in(call.kernel, body.email, body.code, call.client_address)
     return reply(tokens, status=201 if created else 200)

@@ -25,7 +25,7 @@ from commerce_kernel import (
     utcnow,
 )
 from commerce_kernel.db import retry_on_conflict, rowcount
-from commerce_kernel.identity import find_or_create_account, normalize_email
+from commerce_kernel.identity import find_or_create_account, normalize_email, prove_email
 
 SEND_CODE = "auth_otp.send_code"
 CODE_DIGITS = 6
@@ -136,31 +136,25 @@ async def request_code(kernel: Kernel, email: str, address: str | None = None) -
     return settings.otp_code_ttl
 
 
-async def _check_login_throttle(limiter: RateLimiter, key: str, limit: int) -> None:
-    if await limiter.count(key, LOGIN_FAILURE_WINDOW) >= limit:
-        retry_after = await limiter.hit(key, limit, LOGIN_FAILURE_WINDOW) or 1
-        raise TooManyRequests("Too many wrong codes; try again later.", retry_after=retry_after)
-
-
 async def log_in(
     kernel: Kernel, email: str, code: str, address: str | None
 ) -> tuple[TokensWithUser, bool]:
     """Customer tokens for the right, live code of `email`; True when this created the
-    (passwordless) account. A code works once; `otp_max_attempts` wrong codes kill it."""
+    (passwordless) account. A code works once; `otp_max_attempts` wrong codes kill it.
+    Signing in proves the email (`identity.prove_email`): the first time, a password someone
+    set without proving the address is removed and every earlier session ends."""
     settings = kernel.section(OTPSettings)
     email, code = normalize_email(email), code.strip()
-    address_key = f"auth_otp:fail:address:{address}" if address else None
-    if address_key:
-        await _check_login_throttle(
-            kernel.limiter, address_key, settings.otp_login_failures_per_address
+    if address:
+        # Counted before the code is looked at, with the limiter's atomic increment, so a
+        # concurrent burst of guesses cannot get past the limit.
+        await _limit(
+            kernel.limiter,
+            f"auth_otp:fail:address:{address}",
+            settings.otp_login_failures_per_address,
+            LOGIN_FAILURE_WINDOW,
+            "Too many wrong codes; try again later.",
         )
-
-    async def refuse() -> Unauthorized:
-        if address_key:
-            await kernel.limiter.hit(
-                address_key, settings.otp_login_failures_per_address, LOGIN_FAILURE_WINDOW
-            )
-        return Unauthorized(INVALID_CODE)
 
     now = utcnow()
     limit = settings.otp_max_attempts
@@ -179,7 +173,7 @@ async def log_in(
         or challenge.expires_at <= now
         or challenge.attempts >= limit
     ):
-        raise await refuse()
+        raise Unauthorized(INVALID_CODE)
     live = (
         OTPChallenge.id == challenge.id,
         OTPChallenge.consumed_at.is_(None),
@@ -193,7 +187,7 @@ async def log_in(
             await session.execute(
                 update(OTPChallenge).where(*live).values(attempts=OTPChallenge.attempts + 1)
             )
-        raise await refuse()
+        raise Unauthorized(INVALID_CODE)
 
     async def attempt() -> tuple[TokensWithUser, bool]:
         async with kernel.db.transaction() as session:
@@ -206,6 +200,7 @@ async def log_in(
             account, created = await find_or_create_account(session, email)
             if not account.is_active:
                 raise Unauthorized("The account is disabled.")
+            await prove_email(kernel, session, account)
             tokens = await kernel.tokens.sign_in(session, account, CUSTOMER)
         return tokens, created
 

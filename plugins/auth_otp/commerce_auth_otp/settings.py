@@ -22,6 +22,8 @@ class OTPSettings(SectionSettings):
         default=30, ge=1, description="requests per client address per hour"
     )
     otp_login_failures_per_address: int = Field(
-        default=50, ge=1, description="wrong codes per client address per 15 minutes"
+        default=50,
+        ge=1,
+        description="sign-in attempts per client address per 15 minutes (a success counts)",
     )
     otp_mail_subject: str = "Your sign-in code"

@@ -1,4 +1,5 @@
-"""The auth_password plugin's tables: password hashes and admin TOTP authenticators."""
+"""The auth_password plugin's tables: password hashes, admin TOTP authenticators and the
+authenticators waiting for their confirming code."""
 
 from __future__ import annotations
 
@@ -33,3 +34,16 @@ class TOTPAuthenticator(Base):
     secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class TOTPPendingEnrolment(Base):
+    """A new authenticator secret, active only once a code from it is confirmed (then it
+    replaces the account's `TOTPAuthenticator`); void after `service.PENDING_TOTP_TTL`."""
+
+    __tablename__ = "totp_pending_enrolments"
+
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -48,3 +48,8 @@ async def set_password(
 ) -> bool:
     await service.set_password(kernel, session, account_id, password)
     return True
+
+
+@hookimpl
+async def email_proven(kernel: Kernel, session: AsyncSession, account_id: int) -> None:
+    await service.forget_credentials(session, account_id)

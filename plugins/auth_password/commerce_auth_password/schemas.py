@@ -29,6 +29,25 @@ class AdminLoginIn(LoginIn):
     )
 
 
+class TOTPEnrollIn(BaseModel):
+    """What proves it is the admin, not only someone holding the admin's access token."""
+
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    otp: str | None = Field(
+        default=None,
+        max_length=10,
+        description="A current code of the enrolled authenticator (required once enrolled).",
+    )
+
+
+class TOTPConfirmIn(BaseModel):
+    otp: str = Field(min_length=1, max_length=10, description="A current code of the new secret.")
+
+
+class TOTPConfirmed(BaseModel):
+    detail: str
+
+
 class TOTPEnrollment(BaseModel):
     secret: str = Field(description="Base32 secret for the authenticator app.")
     otpauth_uri: str = Field(description="`otpauth://` URI, usually shown as a QR code.")

@@ -8,7 +8,7 @@ from commerce_kernel import SectionSettings
 
 
 class PasswordSettings(SectionSettings):
-    """Hashing cost and sign-in throttles. The argon2 defaults are argon2-cffi's (RFC 9106
+    """Hashing cost, sign-in and sign-up throttles. The argon2 defaults are argon2-cffi's (RFC 9106
     low-memory profile); lower them only in tests."""
 
     env_prefix = ""  # the fields carry their own prefix (variable names as documented)
@@ -19,4 +19,5 @@ class PasswordSettings(SectionSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=100, ge=1)
     login_failure_window: int = Field(default=900, ge=1, description="seconds")
+    signups_per_address_per_hour: int = Field(default=20, ge=1)
     totp_issuer: str = "commerce-kernel"

@@ -47,6 +47,7 @@ async def test_admin_login_answers_admin_tokens(client, superuser):
     assert refreshed.status_code == 200
     enroll = await client.post(
         "/api/admin/auth/totp/",
+        json={"password": ADMIN_PASSWORD},
         headers={"Authorization": f"Bearer {refreshed.json()['access_token']}"},
     )
     assert enroll.status_code == 200
@@ -82,15 +83,21 @@ async def test_totp_enrolment_needs_an_admin_token(client, customer):
 
 async def test_after_enrolment_admin_login_needs_the_current_code(client, superuser):
     token = (await admin_login(client)).json()["access_token"]
-    r = await client.post("/api/admin/auth/totp/", headers={"Authorization": f"Bearer {token}"})
+    auth = {"Authorization": f"Bearer {token}"}
+    r = await client.post("/api/admin/auth/totp/", json={"password": ADMIN_PASSWORD}, headers=auth)
     assert r.status_code == 200, r.text
     secret = r.json()["secret"]
     assert r.json()["otpauth_uri"].startswith("otpauth://totp/")
     assert f"secret={secret}" in r.json()["otpauth_uri"]
+    # Active once a code from it is confirmed (that code is spent: sign in with the next one).
+    confirmed = await client.post(
+        "/api/admin/auth/totp/confirm/", json={"otp": pyotp.TOTP(secret).now()}, headers=auth
+    )
+    assert confirmed.status_code == 200, confirmed.text
 
     assert (await admin_login(client)).status_code == 401
     assert (await admin_login(client, otp=not_a_current_code(secret))).status_code == 401
-    code = pyotp.TOTP(secret).now()
+    code = pyotp.TOTP(secret).at(time.time() + 30)
     ok = await admin_login(client, otp=code)
     assert ok.status_code == 200, ok.text
     # A code signs in once.
