@@ -19,5 +19,7 @@ class PasswordSettings(SectionSettings):
     login_failures_per_account: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=100, ge=1)
     login_failure_window: int = Field(default=900, ge=1, description="seconds")
-    signups_per_address_per_hour: int = Field(default=20, ge=1)
+    # Generous enough for many people behind one NAT (an office, a campus), low enough that
+    # one address cannot make the server run argon2 at will.
+    signups_per_address_per_hour: int = Field(default=100, ge=1)
     totp_issuer: str = "commerce-kernel"
