@@ -68,7 +68,14 @@ class Hooks:
             except pluggy.PluginValidationError as exc:
                 name = pm.get_name(exc.plugin) if exc.plugin is not None else None
                 raise PluginError(f"plugin {name!r}: {_one_line(exc)}") from exc
-        return cls(pm, [p.info.name for p in plugins])
+        hooks = cls(pm, [p.info.name for p in plugins])
+        # Resolve every implemented hook now: its order and rule are fixed at start-up (no
+        # per-call work), and a misdeclared implementation fails start-up, not a request.
+        for item in plugins:
+            for caller in pm.get_hookcallers(item.module) or []:
+                if caller.spec is not None:
+                    hooks._resolve(caller.spec.function)
+        return hooks
 
     # --- what is registered ---------------------------------------------------------------
 
