@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from commerce_kernel.app import create_app
 from commerce_kernel.commands import Command
-from commerce_kernel.db import Base, UTCDateTime, utcnow, utcnow_seconds, with_retries
+from commerce_kernel.db import (
+    Base,
+    UTCDateTime,
+    after_commit,
+    utcnow,
+    utcnow_seconds,
+    with_retries,
+)
 from commerce_kernel.errors import (
     BadRequest,
     Conflict,
@@ -97,6 +104,7 @@ __all__ = [
     "UnprocessableEntity",
     "__version__",
     "admin",
+    "after_commit",
     "api_route",
     "canonical_email",
     "create_app",

@@ -259,6 +259,27 @@ async def with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+_AFTER_COMMIT = "commerce.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run `await callback()` once the transaction of `session` (a `kernel.db.transaction()`)
+    has committed; never if it rolls back. Callbacks run in the order registered, each
+    isolated (an error is logged: the transaction has committed and stands)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run and forget the callbacks `after_commit` registered on `session`. For code that
+    commits a session itself rather than through `kernel.db.transaction()`."""
+    callbacks = session.info.pop(_AFTER_COMMIT, None) or ()
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            logger.exception("an after-commit callback failed")
+
+
 class Database:
     """The engine and session factory of one running app."""
 
@@ -278,9 +299,12 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session inside one transaction: committed on success, rolled back on error.
+        What was registered with `after_commit(session, ...)` runs once it has committed."""
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            await run_after_commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -2,17 +2,22 @@
 
 An event is a hook spec declared `@hookspec(Compose.BROADCAST, isolate=True)` whose arguments
 are `kernel`, `event_id` and JSON-compatible values (`order_placed(kernel, event_id, order)`).
-The plugin that owns the fact announces it in two steps:
+The plugin that owns the fact records it inside the fact's transaction:
 
     async with kernel.db.transaction() as session:
         ...                                   # the fact itself (the order)
-        event = await kernel.events.record(session, hooks.order_placed, order=data)
-    await kernel.events.announce(event)       # after commit
+        await kernel.events.record(session, hooks.order_placed, order=data)
+    # committed: the event has been announced
 
 `record` writes, inside the fact's own transaction, one delivery row per durable listener
-(`@durable @hookimpl`), so the event exists exactly when the fact does. `announce` calls the
-other listeners at once in this process (isolated: a failure is logged, the fact stands, and
-the event is not repeated for them), then queues one delivery task per durable row.
+(`@durable @hookimpl`), so the event exists exactly when the fact does. Once that transaction
+commits, the event is announced (`announce`): the other listeners are called at once in this
+process (isolated: a failure is logged, the fact stands, and the event is not repeated for
+them), then one delivery task is queued per durable row. A rolled-back transaction announces
+nothing. Code may record an event in a transaction it did not open (a hook called inside
+another plugin's transaction): it is announced when that transaction commits. Only a session
+committed by hand, not through `kernel.db.transaction()`, needs `await
+kernel.events.announce(event)` after its commit (announcing twice is harmless).
 
 The guarantee for a durable listener: it is called at least once for every committed event,
 with the same `event_id` on every try, until it returns without raising: a failure retries with
@@ -38,7 +43,7 @@ from sqlalchemy import CursorResult, Index, Integer, String, Text, delete, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from commerce_kernel.db import Base, UTCDateTime, utcnow
+from commerce_kernel.db import Base, UTCDateTime, after_commit, utcnow
 from commerce_kernel.routing import dumps
 from commerce_kernel.tasks import GiveUp, TaskContext
 
@@ -78,6 +83,7 @@ class Event:
     event_id: str
     payload: dict[str, Any]
     deliveries: list[int] = field(default_factory=list)
+    announced: bool = False
 
 
 class Events:
@@ -116,10 +122,15 @@ class Events:
             session.add_all(rows)
             await session.flush()
             event.deliveries = [row.id for row in rows]
+        after_commit(session, lambda: self.announce(event))
         return event
 
     async def announce(self, event: Event) -> None:
-        """After commit: call the ordinary listeners now, queue the durable deliveries."""
+        """After commit: call the ordinary listeners now, queue the durable deliveries.
+        Done for you when the event's `kernel.db.transaction()` commits; once per event."""
+        if event.announced:
+            return
+        event.announced = True
         await self.kernel.hooks.call(
             event.spec, kernel=self.kernel, event_id=event.event_id, **event.payload
         )

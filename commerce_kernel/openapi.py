@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, WebSocketRoute
 
-from commerce_kernel.routing import APIRoute, Endpoint
+from commerce_kernel.routing import APIRoute, APIWebSocketRoute, Endpoint
 
 REF = "#/components/schemas/{model}"
 
@@ -161,19 +161,34 @@ def build_openapi(
                 paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = _operation(
                     ep, schemas
                 )
+        elif isinstance(route, APIWebSocketRoute):
+            websockets.append(
+                {
+                    "path": route.path,
+                    "name": route.name,
+                    "summary": route.summary,
+                    "description": route.description,
+                    "tags": list(route.tags),
+                    "receives": [schemas.ref(m, "validation") for m in route.receives],
+                    "sends": [schemas.ref(m, "serialization") for m in route.sends],
+                }
+            )
         elif isinstance(route, WebSocketRoute) and getattr(route, "include_in_schema", True):
             websockets.append(
                 {
                     "path": route.path,
                     "name": route.name,
+                    "summary": (route.endpoint.__doc__ or "").strip().split("\n")[0],
                     "description": (route.endpoint.__doc__ or "").strip(),
                 }
             )
     desc = "Loaded plugins: " + ", ".join(f"{p['name']} {p['version']}" for p in plugins) + "."
     if websockets:
-        desc += "\n\nWebSocket endpoints:\n" + "\n".join(
-            f"- `{w['path']}`: {w['description']}" for w in websockets
+        desc += (
+            "\n\nWebSocket endpoints (frames: `x-websockets` in this document, schemas in"
+            " `components.schemas`):\n"
         )
+        desc += "\n".join(f"- `{w['path']}`: {w['summary']}" for w in websockets)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version, "description": desc},

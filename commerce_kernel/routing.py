@@ -14,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from commerce_kernel.errors import BadRequest, PayloadTooLarge, invalid
 from commerce_kernel.identity import Guard, Principal, public, resolve_guard, token_states
@@ -288,6 +289,40 @@ def routes_from(*endpoints: Endpoint) -> list[APIRoute]:
     return out
 
 
+class APIWebSocketRoute(WebSocketRoute):
+    """A Starlette `WebSocketRoute` with the frames it exchanges, for the OpenAPI document
+    (`x-websockets`, frame schemas in `components.schemas`)."""
+
+    summary: str
+    description: str
+    receives: tuple[type[BaseModel], ...]
+    sends: tuple[type[BaseModel], ...]
+    tags: tuple[str, ...]
+
+
+def websocket_route(
+    path: str,
+    endpoint: Callable[[WebSocket], Awaitable[None]],
+    *,
+    summary: str,
+    receives: Sequence[type[BaseModel]] = (),
+    sends: Sequence[type[BaseModel]] = (),
+    tags: Sequence[str] = (),
+    name: str | None = None,
+) -> APIWebSocketRoute:
+    """Declare a WebSocket endpoint with the frames a client sends (`receives`) and gets
+    (`sends`), as pydantic models; the endpoint's docstring is its description. OpenAPI has
+    no WebSocket operations, so the document lists them under `x-websockets` (and in its
+    description), with each frame model's schema in `components.schemas`."""
+    route = APIWebSocketRoute(path, endpoint, name=name or endpoint.__name__)
+    route.summary = summary
+    route.description = inspect.getdoc(endpoint) or summary
+    route.receives = tuple(receives)
+    route.sends = tuple(sends)
+    route.tags = tuple(tags)
+    return route
+
+
 def reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSON:
     return JSON(data, status_code=status, headers=dict(headers or {}))
 
@@ -295,6 +330,7 @@ def reply(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 __all__ = [
     "JSON",
     "APIRoute",
+    "APIWebSocketRoute",
     "Call",
     "Endpoint",
     "api_route",
@@ -304,4 +340,5 @@ __all__ = [
     "refuse_declared_oversize",
     "reply",
     "routes_from",
+    "websocket_route",
 ]

@@ -29,11 +29,14 @@ def _reset():
 
 
 async def book(kernel, entry, *, announce=True):
-    async with kernel.db.transaction() as session:
-        event = await kernel.events.record(session, ledger.entry_booked, entry=entry)
+    """Record an event with its fact; committed through `kernel.db.transaction()` it is
+    announced by the commit. `announce=False`: the process died between commit and announce
+    (a session committed by hand, whose after-commit step never ran)."""
     if announce:
-        await kernel.events.announce(event)
-    return event
+        async with kernel.db.transaction() as session:
+            return await kernel.events.record(session, ledger.entry_booked, entry=entry)
+    async with kernel.db.session() as session, session.begin():
+        return await kernel.events.record(session, ledger.entry_booked, entry=entry)
 
 
 async def pending(kernel) -> int:
@@ -57,6 +60,28 @@ async def test_ordinary_listeners_hear_it_at_once_and_durable_ones_through_a_tas
     await run_tasks()
     assert ledger.heard["erp"] == [(event.event_id, {"amount": "12.50"})]
     assert await pending(kernel) == 0
+
+
+async def test_an_event_is_announced_once_when_its_transaction_commits(kernel, run_tasks):
+    async with kernel.db.transaction() as session:
+        event = await kernel.events.record(session, ledger.entry_booked, entry={"amount": "2"})
+        assert ledger.heard["ordinary"] == []  # not before the commit
+    assert ledger.heard["ordinary"] == [(event.event_id, {"amount": "2"})]
+    await kernel.events.announce(event)  # by hand as well: still once
+    await run_tasks()
+    assert ledger.heard["ordinary"] == [(event.event_id, {"amount": "2"})]
+    assert ledger.heard["erp"] == [(event.event_id, {"amount": "2"})]
+
+
+async def test_an_event_recorded_by_a_hook_in_anothers_transaction_is_announced_at_its_commit(
+    kernel, run_tasks
+):
+    async def inner(session):  # what a hook implementation called inside it would do
+        await kernel.events.record(session, ledger.entry_booked, entry={"amount": "4"})
+
+    async with kernel.db.transaction() as session:
+        await inner(session)
+    assert [payload for _, payload in ledger.heard["ordinary"]] == [{"amount": "4"}]
 
 
 async def test_a_failing_durable_listener_is_retried_with_the_same_event_id(kernel, run_tasks):

@@ -61,6 +61,9 @@ def run(args: argparse.Namespace, kernel: Kernel) -> int:
         proxy_headers=False,
         lifespan="on",
         ws="websockets-sansio",
+        # A WebSocket message larger than a request body may be is refused by the protocol
+        # (close 1009) before it is buffered whole; endpoints may set lower limits.
+        ws_max_size=settings.max_request_bytes,
     )
     if args.workers > 1:
         # Each process loads the plugins itself.

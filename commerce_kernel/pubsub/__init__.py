@@ -1,14 +1,40 @@
 """Publish/subscribe on named channels: every subscriber gets every message (a broadcast).
 
 One interface, two backends: `pubsub.memory.MemoryPubSub` (one process) and
-`pubsub.redis.RedisPubSub` (every process of the deployment)."""
+`pubsub.redis.RedisPubSub` (every process of the deployment).
+
+A channel can also carry *sequenced* messages (`publish_versioned`): each gets the next number
+of the channel's one deployment-wide sequence in its `"seq"` field, atomically with its
+publication, so every subscriber receives them in seq order; and each names a key (a product)
+and a version of it, and a message older than one already published for that key is dropped.
+`sequence(channel)` reads the sequence: a state read after it includes every message up to
+it, which is how a snapshot and the updates after it fit together. Sequences start near the
+current time in microseconds (so they keep growing across a restart of Redis or of the
+process that holds them) and stay exact in a JSON number (below 2**53) for centuries.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A message for `publish_versioned`: the state of `key` at `version`."""
+
+    key: str
+    version: int
+    message: dict[str, Any]
+
+
+def sequence_start() -> int:
+    """Where a new sequence starts: now, in microseconds since the epoch."""
+    return time.time_ns() // 1000
 
 
 class Subscription:
@@ -58,6 +84,23 @@ class PubSub:
     async def publish(self, channel: str, message: Any) -> None:
         raise NotImplementedError
 
+    async def publish_versioned(
+        self, channel: str, messages: Sequence[Versioned]
+    ) -> list[int | None]:
+        """Publish each message (a dict without `"seq"`) with the channel's next sequence
+        number in `"seq"`, unless a message with the same key and this version or a higher
+        one was published before (then it is dropped: None). Returns the seq given to each."""
+        raise NotImplementedError
+
+    async def sequence(self, channel: str) -> int:
+        """The channel's latest sequence number (`publish_versioned`)."""
+        raise NotImplementedError
+
+    async def forget_versions(self) -> None:
+        """Forget every key's latest version (the sequences keep growing): for a database
+        that was emptied, whose ids and versions start again (the test kit, between tests)."""
+        raise NotImplementedError
+
     def _fan_out(self, channel: str, message: Any) -> None:
         for sub in list(self._subs.get(channel, ())):
             sub.deliver(message)
@@ -89,4 +132,4 @@ class PubSub:
         return None
 
 
-__all__ = ["PubSub", "Subscription"]
+__all__ = ["PubSub", "Subscription", "Versioned", "sequence_start"]

@@ -56,6 +56,7 @@ class Deployment:
             keys = [k async for k in self.kernel.redis.scan_iter(match=f"{prefix}*", count=1000)]
             if keys:
                 await self.kernel.redis.delete(*keys)
+        await self.kernel.pubsub.forget_versions()  # ids start again in the emptied tables
         await self.kernel.limiter.clear()
         self.kernel.mailer.sent.clear()
 

@@ -23,6 +23,9 @@ async def serve_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
             yield  # the signals belong to the test runner
 
     port = port or free_port()
+    # As `commerce serve` for a deployment's app; uvicorn's default for any other app.
+    kernel = getattr(getattr(app, "state", None), "kernel", None)
+    ws_max_size = kernel.settings.max_request_bytes if kernel is not None else 16 * 1024 * 1024
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -30,6 +33,7 @@ async def serve_app(app: Any, port: int | None = None) -> AsyncIterator[str]:
         lifespan="off",
         log_level="warning",
         ws="websockets-sansio",
+        ws_max_size=ws_max_size,
         server_header=False,  # as `commerce serve`
         proxy_headers=False,  # the kernel resolves client addresses (TRUSTED_PROXIES)
     )

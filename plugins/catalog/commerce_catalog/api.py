@@ -1,5 +1,6 @@
 """The catalog's public API for other plugins (cart, orders): read products without HTTP,
-take and give back stock, the hooks it offers, and its test fixture.
+take and give back stock, the hooks it offers (`SoldCount` is what `sold_counts_changed`
+carries), and its test fixture.
 
 Other plugins import only this module: `Product` is here for their foreign keys (importing
 it registers the `products` table) and their tests; `make_product` is a pytest fixture for
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog import hookspecs as hooks
 from commerce_catalog.models import Product
-from commerce_catalog.schemas import ProductData
+from commerce_catalog.schemas import ProductData, SoldCount
 from commerce_catalog.stock import Lines, Shortfall, StockStrategy
 from commerce_kernel import Kernel
 
@@ -64,6 +65,23 @@ async def get_product(session: AsyncSession, product_id: int) -> ProductInfo | N
     return _info(p) if p is not None else None
 
 
+async def get_sold_counts(
+    session: AsyncSession, ids: Iterable[int], *, include_inactive: bool = False
+) -> dict[int, SoldCount]:
+    """Units sold (and the figure's version, see `sold_counts_changed`) of the products
+    among `ids`; unknown ids, and inactive products unless asked for, are absent."""
+    wanted = sorted({i for i in ids if 0 < i < 2**63})
+    if not wanted:
+        return {}
+    stmt = select(Product.id, Product.sold_count, Product.sold_version).where(
+        Product.id.in_(wanted)
+    )
+    if not include_inactive:
+        stmt = stmt.where(Product.is_active.is_(True))
+    rows = await session.execute(stmt)
+    return {pid: SoldCount(product_id=pid, sold=sold, version=v) for pid, sold, v in rows}
+
+
 def stock(kernel: Kernel) -> StockStrategy:
     """The deployment's stock strategy (hook `stock_strategy`), made once."""
     return kernel.cached(
@@ -79,9 +97,11 @@ __all__ = [
     "ProductData",
     "ProductInfo",
     "Shortfall",
+    "SoldCount",
     "StockStrategy",
     "get_product",
     "get_products",
+    "get_sold_counts",
     "hooks",
     "make_product",
     "stock",

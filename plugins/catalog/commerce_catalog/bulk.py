@@ -43,7 +43,7 @@ from commerce_catalog.models import BulkJob, BulkJobChunk, Product
 from commerce_catalog.schemas import BulkStatus
 from commerce_catalog.service import representation
 from commerce_catalog.settings import CatalogSettings
-from commerce_kernel import Event, Kernel
+from commerce_kernel import Kernel
 from commerce_kernel.db import utcnow_seconds
 
 logger = logging.getLogger("commerce.catalog.bulk")
@@ -273,7 +273,6 @@ async def run_chunk(kernel: Kernel, job_id: str, seq: int) -> None:
             .where(BulkJob.id == job_id, BulkJob.status == "queued")
             .values(status="running")
         )
-    events: list[Event] = []
     async with kernel.db.transaction() as session:
         chunk = (
             await session.execute(
@@ -300,42 +299,32 @@ async def run_chunk(kernel: Kernel, job_id: str, seq: int) -> None:
             chunk.errors = orjson.dumps(outcome.errors).decode() if outcome.errors else None
             chunk.rows = None  # applied: the copy is no longer needed
             chunk.finished_at = utcnow_seconds()
-            events = await _record_changes(kernel, session, outcome)
+            await _record_changes(kernel, session, outcome)
     await finish_if_complete(kernel, job_id)
-    for event in events:
-        await kernel.events.announce(event)
 
 
-async def _record_changes(
-    kernel: Kernel, session: AsyncSession, outcome: ChunkOutcome
-) -> list[Event]:
+async def _record_changes(kernel: Kernel, session: AsyncSession, outcome: ChunkOutcome) -> None:
     """The chunk's product events, recorded in its own transaction (so a durable listener
-    hears every change exactly when it commits). Reading the products back is skipped when
-    nobody listens (the usual case)."""
+    hears every change exactly when it commits, and they are announced then). Reading the
+    products back is skipped when nobody listens (the usual case)."""
     wants_created = bool(outcome.created) and kernel.events.listened(hookspecs.product_created)
     wants_updated = bool(outcome.updated) and kernel.events.listened(hookspecs.product_updated)
     if not (wants_created or wants_updated):
-        return []
+        return
     skus = [
         *(outcome.created if wants_created else ()),
         *(outcome.updated if wants_updated else ()),
     ]
     products = (await session.execute(select(Product).where(Product.sku.in_(skus)))).scalars()
     by_sku = {p.sku: representation(p, kernel.settings.currency) for p in products}
-    events: list[Event] = []
     for sku in outcome.created if wants_created else ():
         if sku in by_sku:
-            events.append(
-                await kernel.events.record(session, hookspecs.product_created, product=by_sku[sku])
-            )
+            await kernel.events.record(session, hookspecs.product_created, product=by_sku[sku])
     for sku, changed in outcome.updated.items() if wants_updated else ():
         if sku in by_sku:
-            events.append(
-                await kernel.events.record(
-                    session, hookspecs.product_updated, product=by_sku[sku], changed=changed
-                )
+            await kernel.events.record(
+                session, hookspecs.product_updated, product=by_sku[sku], changed=changed
             )
-    return events
 
 
 async def finish_if_complete(kernel: Kernel, job_id: str) -> None:

@@ -10,7 +10,7 @@ from commerce_kernel import Compose, hookspec
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from commerce_catalog.schemas import ProductData
+    from commerce_catalog.schemas import ProductData, SoldCount
     from commerce_catalog.stock import StockStrategy
     from commerce_kernel import Kernel
 
@@ -28,10 +28,21 @@ def stock_strategy(kernel: Kernel) -> StockStrategy:
 
 
 @hookspec(Compose.BROADCAST)
-async def record_units_sold(session: AsyncSession, changes: dict[int, int]) -> None:
+async def record_units_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
     """Units sold changed by `{product_id: delta}` (positive on sale, negative on cancel),
-    inside the caller's transaction. The catalog keeps `sold_count` with it; other plugins
+    inside the caller's transaction. The catalog keeps `sold_count` with it (and announces
+    the new figures with `sold_counts_changed` once that transaction commits); other plugins
     may keep their own figures. BROADCAST."""
+
+
+@hookspec(Compose.BROADCAST, isolate=True)
+async def sold_counts_changed(kernel: Kernel, event_id: str, counts: list[SoldCount]) -> None:
+    """Products' units sold changed (an order placed or cancelled; after commit). `counts`
+    holds each changed product's new `sold` figure and its `version`, which grows by one with
+    every change of that product's figure, in the order the changes committed: of two
+    announcements for one product (heard in any order, in any process) the higher version is
+    the current figure. An after-commit event, like `product_created`; never announced for a
+    rolled-back order, and not built at all when nobody listens."""
 
 
 @hookspec(Compose.BROADCAST, isolate=True)

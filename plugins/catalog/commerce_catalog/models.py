@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -46,6 +47,8 @@ class Product(Base):
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     stock: Mapped[int] = mapped_column(Integer, default=0)
     sold_count: Mapped[int] = mapped_column(Integer, default=0)
+    # One more on every change of sold_count: orders the announcements of its figure.
+    sold_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_seconds)
     updated_at: Mapped[datetime] = mapped_column(

@@ -64,5 +64,5 @@ def stock_strategy(kernel: Kernel) -> StockStrategy:
 
 
 @hookimpl
-async def record_units_sold(session: AsyncSession, changes: dict[int, int]) -> None:
-    await stock.record_sold(session, changes)
+async def record_units_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
+    await stock.record_sold(kernel, session, changes)

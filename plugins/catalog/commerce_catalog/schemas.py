@@ -176,6 +176,15 @@ class ProductData(TypedDict):
     updated_at: str
 
 
+class SoldCount(TypedDict):
+    """One product's units sold after a change (hook `sold_counts_changed`): `version` grows
+    by one with every change of the figure, in commit order."""
+
+    product_id: int
+    sold: int
+    version: int
+
+
 # No docstring: the OpenAPI schema `ProductPage` has never had a description.
 class ProductPage(Page[ProductOut]):
     pass

@@ -83,13 +83,10 @@ async def create_product(kernel: Kernel, data: dict[str, Any]) -> ProductOut:
             session.add(product)
             await session.flush()
             out = to_out(product, kernel.settings.currency)
-            event = await kernel.events.record(
-                session, hookspecs.product_created, product=data_of(out)
-            )
+            await kernel.events.record(session, hookspecs.product_created, product=data_of(out))
     except IntegrityError:
         # The unique SKU index decides, so two concurrent creates cannot both win.
         raise _duplicate(data["sku"]) from None
-    await kernel.events.announce(event)
     return out
 
 
@@ -112,37 +109,31 @@ async def update_product(kernel: Kernel, product_id: int, changes: dict[str, Any
                 if field in changes and getattr(product, field) != changes[field]:
                     setattr(product, field, changes[field])
                     changed.append(field)
-            event = None
             if changed:
                 product.updated_at = utcnow_seconds()
                 await session.flush()
             out = to_out(product, kernel.settings.currency)
             if changed:
-                event = await kernel.events.record(
+                await kernel.events.record(
                     session, hookspecs.product_updated, product=data_of(out), changed=changed
                 )
     except IntegrityError:
         raise _duplicate(changes.get("sku", "")) from None
-    if event is not None:
-        await kernel.events.announce(event)
     return out
 
 
 async def retire_product(kernel: Kernel, product_id: int) -> None:
     """Retire (never erase): past orders keep pointing at it. Retiring twice is a no-op."""
-    event = None
     async with kernel.db.transaction() as session:
         product = await _locked(session, product_id)
         if product.is_active:
             product.is_active = False
             product.updated_at = utcnow_seconds()
-            event = await kernel.events.record(
+            await kernel.events.record(
                 session,
                 hookspecs.product_retired,
                 product=representation(product, kernel.settings.currency),
             )
-    if event is not None:
-        await kernel.events.announce(event)
 
 
 async def get_product(kernel: Kernel, product_id: int, *, include_inactive: bool) -> ProductOut:

@@ -9,7 +9,10 @@ from typing import Protocol, TypedDict
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from commerce_catalog import hookspecs
 from commerce_catalog.models import Product
+from commerce_catalog.schemas import SoldCount
+from commerce_kernel import Kernel
 from commerce_kernel.db import rowcount
 
 Lines = Sequence[tuple[int, int]]
@@ -81,12 +84,25 @@ async def release(session: AsyncSession, lines: Lines) -> None:
         )
 
 
-async def record_sold(session: AsyncSession, changes: dict[int, int]) -> None:
-    for product_id, delta in sorted(changes.items()):
-        if delta:
-            await session.execute(
-                update(Product)
-                .where(Product.id == product_id)
-                .values(sold_count=Product.sold_count + delta)
-                .execution_options(synchronize_session=False)
-            )
+async def record_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
+    """Raise (or lower) `sold_count` and bump `sold_version` per product, in id order; when
+    anyone listens to `sold_counts_changed`, read the new figures back in the same
+    transaction (the rows are locked by then, so versions follow the commit order) and record
+    the event."""
+    changed = [(p, d) for p, d in sorted(changes.items()) if d]
+    for product_id, delta in changed:
+        await session.execute(
+            update(Product)
+            .where(Product.id == product_id)
+            .values(sold_count=Product.sold_count + delta, sold_version=Product.sold_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    if not changed or not kernel.events.listened(hookspecs.sold_counts_changed):
+        return
+    rows = await session.execute(
+        select(Product.id, Product.sold_count, Product.sold_version).where(
+            Product.id.in_([p for p, _ in changed])
+        )
+    )
+    counts = [SoldCount(product_id=pid, sold=sold, version=version) for pid, sold, version in rows]
+    await kernel.events.record(session, hookspecs.sold_counts_changed, counts=counts)

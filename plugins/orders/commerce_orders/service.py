@@ -20,7 +20,7 @@ from commerce_catalog import api as catalog
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
-from commerce_kernel import Event, Kernel
+from commerce_kernel import Kernel
 from commerce_kernel.db import rowcount, utcnow_seconds, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
@@ -127,14 +127,13 @@ async def place_order(
         claim = result
     tries = kernel.section(OrdersSettings).place_order_tries
     try:
-        order, outbox_id, event = await with_retries(
+        order, outbox_id = await with_retries(
             lambda: _place(kernel, account_id, items_list, claim), tries=tries
         )
     except Exception:
         if claim is not None:
             await idempotency.release(kernel, claim)
         raise
-    await kernel.events.announce(event)
     await outbox.enqueue(kernel, outbox_id)
     return Placed(order, created=True)
 
@@ -144,7 +143,7 @@ async def _place(
     account_id: int,
     items: list[tuple[int, int]] | None,
     claim: idempotency.Claim | None,
-) -> tuple[OrderData, int, Event]:
+) -> tuple[OrderData, int]:
     async with kernel.db.transaction() as session:
         cart_item_ids: list[int] = []
         if items is None:
@@ -198,7 +197,7 @@ async def _place(
             for line in priced
         )
         await kernel.hooks.call(
-            catalog.hooks.record_units_sold, session=session, changes=dict(wanted)
+            catalog.hooks.record_units_sold, kernel=kernel, session=session, changes=dict(wanted)
         )
         await remove_lines(session, account_id, cart_item_ids)
         mail = MailOutboxRow(
@@ -209,10 +208,10 @@ async def _place(
             await idempotency.mark_done(session, claim, order.id)
         await session.flush()
         out = order_out(order, priced)
-        event = await kernel.events.record(
+        await kernel.events.record(
             session, hookspecs.order_placed, order=_with_account(out, account_id)
         )
-        return out, mail.id, event
+        return out, mail.id
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -294,7 +293,7 @@ async def _move(
     if not valid_id(order_id):
         raise NotFound(f"Order {order_id} does not exist.")
 
-    async def attempt() -> tuple[OrderData, int, Event]:
+    async def attempt() -> tuple[OrderData, int]:
         async with kernel.db.transaction() as session:
             stmt = select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
             if owner_id is not None:
@@ -325,6 +324,7 @@ async def _move(
                 await catalog.stock(kernel).release(session, list(units.items()))
                 await kernel.hooks.call(
                     catalog.hooks.record_units_sold,
+                    kernel=kernel,
                     session=session,
                     changes={p: -q for p, q in units.items()},
                 )
@@ -338,23 +338,22 @@ async def _move(
             session.add(mail)
             await session.flush()
             out = order_out(order, order.lines, status=new.value, updated_at=now)
-            event = await kernel.events.record(
+            await kernel.events.record(
                 session,
                 hookspecs.order_status_changed,
                 order=_with_account(out, order.account_id),
                 old_status=old,
                 new_status=new.value,
             )
-            return out, mail.id, event
+            return out, mail.id
 
     for _ in range(5):
         try:
-            out, mail_id, event = await with_retries(attempt)
+            out, mail_id = await with_retries(attempt)
             break
         except _Raced:
             continue
     else:  # pragma: no cover - five concurrent changes in a row
         raise Conflict("The order is being changed by someone else; retry.")
-    await kernel.events.announce(event)
     await outbox.enqueue(kernel, mail_id)
     return out

@@ -1,0 +1,206 @@
+"""One hub per server process: the open sockets, which products each follows, and the one
+pub/sub subscription whose messages it fans out to them.
+
+A message is encoded once and offered to each socket following its product; offering never
+waits. Each socket has a bounded queue drained by its own writer task, so a slow or stuck
+client only fills its own queue, and is closed when that overflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from commerce_live_counts import relay
+from commerce_live_counts.settings import LiveCountsSettings
+
+if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
+    from commerce_kernel import Kernel, Subscription
+
+logger = logging.getLogger("commerce.live_counts")
+
+# Close codes (RFC 6455 section 7.4.1).
+POLICY_VIOLATION = 1008
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
+
+Update = tuple[int, str]
+"""A product's version and its encoded `sold_count` frame."""
+
+
+class Connection:
+    """One socket: what it follows, the versions it has of each figure, its send queue."""
+
+    def __init__(self, websocket: WebSocket, settings: LiveCountsSettings) -> None:
+        self.websocket = websocket
+        self.settings = settings
+        self.queue: asyncio.Queue[str] = asyncio.Queue(settings.send_queue)
+        self.versions: dict[int, int] = {}
+        """Followed product -> the version of the figure the client has (-1: none yet)."""
+        self.pending: dict[int, list[Update]] = {}
+        """Products whose snapshot is being read: their updates wait here meanwhile."""
+        self.ended = asyncio.Event()
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._tokens = float(settings.frame_burst)
+        self._refilled = time.monotonic()
+
+    # --- from the hub ------------------------------------------------------------------------
+
+    def offer(self, product_id: int, version: int, frame: str) -> None:
+        waiting = self.pending.get(product_id)
+        if waiting is not None:
+            waiting.append((version, frame))
+        elif version > self.versions.get(product_id, version):
+            self.versions[product_id] = version
+            self.send(frame)
+
+    def send(self, frame: str) -> None:
+        try:
+            self.queue.put_nowait(frame)
+        except asyncio.QueueFull:
+            self.end(
+                POLICY_VIOLATION,
+                f"Too slow: more than {self.settings.send_queue} frames were waiting.",
+            )
+
+    def end(self, code: int | None = None, reason: str = "") -> None:
+        if not self.ended.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
+    # --- from the socket's own tasks ---------------------------------------------------------
+
+    def take_token(self) -> bool:
+        """A client frame may be handled (token bucket: `frames_per_second`, `frame_burst`)."""
+        now = time.monotonic()
+        self._tokens = min(
+            float(self.settings.frame_burst),
+            self._tokens + (now - self._refilled) * self.settings.frames_per_second,
+        )
+        self._refilled = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def error(self, detail: str) -> None:
+        self.send(orjson.dumps({"type": "error", "detail": detail}).decode())
+
+    def settle(self, product_id: int, version: int | None) -> None:
+        """The snapshot of `product_id` was sent with `version` (None: not a known product,
+        so not followed): deliver what arrived meanwhile and is newer."""
+        waiting = self.pending.pop(product_id, [])
+        if version is None:
+            self.versions.pop(product_id, None)
+            return
+        current = max(version, self.versions.get(product_id, -1))
+        for newer, frame in waiting:
+            if newer > current:
+                current = newer
+                self.send(frame)
+        self.versions[product_id] = current
+
+    async def write(self) -> None:
+        try:
+            while True:
+                await self.websocket.send_text(await self.queue.get())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.end()  # the client went away
+
+
+class Hub:
+    """The process's sockets and its one subscription to the live counts channel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.settings = kernel.section(LiveCountsSettings)
+        self.connections: set[Connection] = set()
+        self.followers: dict[int, set[Connection]] = {}
+        self._subscription: contextlib.AbstractAsyncContextManager[Subscription] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            if self._pump is not None:
+                return
+            self._subscription = self.kernel.pubsub.subscribe(relay.CHANNEL)
+            sub = await self._subscription.__aenter__()
+            self._pump = asyncio.create_task(self._run(sub), name="live_counts.hub")
+
+    async def aclose(self) -> None:
+        for conn in list(self.connections):
+            conn.end(1001, "The server is going away.")
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+            self._pump = None
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.__aexit__(None, None, None)
+            self._subscription = None
+
+    async def _run(self, sub: Subscription) -> None:
+        async for message in sub:
+            try:
+                self.dispatch(message)
+            except Exception:
+                logger.exception("could not fan out a live count: %r", message)
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        """Offer one published figure to every socket following its product."""
+        product_id = message["product_id"]
+        followers = self.followers.get(product_id)
+        if not followers:
+            return
+        frame = orjson.dumps(
+            {
+                "type": "sold_count",
+                "product_id": product_id,
+                "sold": message["sold"],
+                "seq": message["seq"],
+            }
+        ).decode()
+        version = message["version"]
+        for conn in list(followers):
+            conn.offer(product_id, version, frame)
+
+    # --- sockets -----------------------------------------------------------------------------
+
+    def admit(self, conn: Connection) -> bool:
+        if len(self.connections) >= self.settings.max_connections:
+            return False
+        self.connections.add(conn)
+        return True
+
+    def remove(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        for product_id in list(conn.versions) + list(conn.pending):
+            self.unfollow(conn, product_id)
+
+    def follow(self, conn: Connection, product_id: int) -> None:
+        self.followers.setdefault(product_id, set()).add(conn)
+
+    def unfollow(self, conn: Connection, product_id: int) -> None:
+        followers = self.followers.get(product_id)
+        if followers is not None:
+            followers.discard(conn)
+            if not followers:
+                del self.followers[product_id]
+
+
+async def hub_of(kernel: Kernel) -> Hub:
+    """This process's hub, started on first use and closed when the kernel stops."""
+    hub = kernel.cached("live_counts.hub", lambda: Hub(kernel))
+    await hub.start()
+    return hub
