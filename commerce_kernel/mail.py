@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import logging
+import uuid
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -24,6 +26,13 @@ class Mail:
     from_email: str | None = None
     html: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    message_id: str = ""
+    """The left part of its `Message-ID` (a random one unless given), made with the message, so
+    every try of sending it carries the same id (receivers drop a second copy)."""
+
+    def __post_init__(self) -> None:
+        if not self.message_id:
+            self.message_id = uuid.uuid4().hex
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,9 +43,17 @@ class Mail:
 
     def to_message(self, default_from: str) -> EmailMessage:
         msg = EmailMessage()
-        msg["From"] = self.from_email or default_from
+        sender = self.from_email or default_from
+        msg["From"] = sender
         msg["To"] = ", ".join(self.to)
         msg["Subject"] = self.subject
+        given = {key.lower() for key in self.headers}
+        # RFC 5322 requires Date; receivers score a message without Message-ID as spam.
+        if "date" not in given:
+            msg["Date"] = email.utils.formatdate(usegmt=True)
+        if "message-id" not in given:
+            domain = email.utils.parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+            msg["Message-ID"] = f"<{self.message_id}@{domain}>"
         for key, value in self.headers.items():
             msg[key] = value
         msg.set_content(self.body)

@@ -109,7 +109,8 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {
-            "required": True,
+            # An empty body is read as `{}`: it may be left out when no field is required.
+            "required": any(f.is_required() for f in ep.body.model_fields.values()),
             "content": {"application/json": {"schema": schemas.ref(ep.body, "validation")}},
         }
     elif ep.request_content:

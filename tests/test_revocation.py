@@ -228,9 +228,12 @@ async def test_admin_tokens_read_the_database_on_every_request(client, admin, st
 
 
 async def test_customer_state_is_reused_within_the_ttl(client, customer, state_reads):
+    start = time.monotonic()
     for _ in range(5):
         assert await status(client, "/api/revocation/customer/", customer.access_token) == 200
-    assert len(state_reads) == 1
+    elapsed = time.monotonic() - start
+    # One read per TTL window: a loaded machine may spread the five requests over two.
+    assert 1 <= len(state_reads) <= 1 + int(elapsed // TTL), (len(state_reads), elapsed)
 
 
 async def test_a_change_made_outside_the_kernel_ends_a_customer_token_within_the_ttl(

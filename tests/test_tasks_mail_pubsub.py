@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import email.utils
 import time
 import types
 from datetime import UTC, datetime
@@ -132,6 +133,24 @@ async def test_mail_task_delivers_to_a_real_smtp_server_through_failures(
     [msg] = smtp_server.messages
     assert msg["To"] == "buyer@example.com" and msg["From"] == "shop@example.com"
     assert "Thanks for shopping." in msg.get_payload(decode=True).decode()
+    # Every message has the Date RFC 5322 requires and a Message-ID at the sender's domain,
+    # the same on every try (the two refused tries carried it too).
+    sent_at = email.utils.parsedate_to_datetime(msg["Date"])
+    assert abs((datetime.now(UTC) - sent_at).total_seconds()) < 300
+    assert msg["Message-ID"] == f"<{mail.message_id}@example.com>"
+    again = Mail.from_dict(mail.to_dict()).to_message("shop@example.com")
+    assert again["Message-ID"] == msg["Message-ID"]
+
+
+def test_headers_given_by_the_caller_win():
+    msg = Mail(
+        to=["a@example.com"],
+        subject="s",
+        body="b",
+        headers={"Message-ID": "<order-1-mail-1@shop.example>"},
+    ).to_message("Shop <shop@shop.example>")
+    assert msg.get_all("Message-ID") == ["<order-1-mail-1@shop.example>"]
+    assert msg["Date"]
 
 
 async def test_pubsub_delivers_to_every_subscriber(kernel):
