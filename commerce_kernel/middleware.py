@@ -196,7 +196,8 @@ class RequestMiddleware:
                 await response(scope, receive, send_wrapper)
                 return
             try:
-                await self.app(scope, receive, send_wrapper)
+                # A socket's frames go straight through: only HTTP answers get the header.
+                await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
             except Exception as exc:
                 if scope["type"] != "http" or started:
                     access_logger.error("error after response started", exc_info=exc)

@@ -2,8 +2,9 @@
 pub/sub subscription whose messages it fans out to them.
 
 A message is encoded once and offered to each socket following its product; offering never
-waits. Each socket has a bounded queue drained by its own writer task, so a slow or stuck
-client only fills its own queue, and is closed when that overflows.
+waits. Each socket has its own outbox drained by its own writer task, bounded by what it
+follows (a product waiting to be sent holds only its latest figure), so a slow or stuck client
+never holds up the others: it is closed when a frame cannot be sent within `send_timeout`.
 """
 
 from __future__ import annotations
@@ -36,19 +37,29 @@ Update = tuple[int, str]
 
 
 class Connection:
-    """One socket: what it follows, the versions it has of each figure, its send queue."""
+    """One socket: what it follows, the versions it has of each figure, what waits to be sent.
+
+    What waits is one insertion-ordered outbox: a followed product's latest figure (a newer
+    one replaces it and moves to the end, so figures leave in seq order and a product is
+    never queued twice) and the snapshot and error frames, which are bounded by
+    `send_queue`. The writer sends the outbox, then waits `min_interval` before sending
+    figures again (snapshot and error frames do not wait)."""
 
     def __init__(self, websocket: WebSocket, settings: LiveCountsSettings) -> None:
         self.websocket = websocket
         self.settings = settings
-        self.queue: asyncio.Queue[str] = asyncio.Queue(settings.send_queue)
+        self.outbox: dict[int | tuple[str, int], str] = {}
+        self.controls = 0
+        """Snapshot and error frames in the outbox."""
+        self.ready = asyncio.Event()
         self.versions: dict[int, int] = {}
-        """Followed product -> the version of the figure the client has (-1: none yet)."""
+        """Followed product -> the version of the figure the client has or is sent."""
         self.pending: dict[int, list[Update]] = {}
         """Products whose snapshot is being read: their updates wait here meanwhile."""
         self.ended = asyncio.Event()
         self.close_code: int | None = None
         self.close_reason = ""
+        self._frames = 0
         self._tokens = float(settings.frame_burst)
         self._refilled = time.monotonic()
 
@@ -60,16 +71,24 @@ class Connection:
             waiting.append((version, frame))
         elif version > self.versions.get(product_id, version):
             self.versions[product_id] = version
-            self.send(frame)
+            self._put(product_id, frame)
+
+    def _put(self, key: int | tuple[str, int], frame: str) -> None:
+        self.outbox.pop(key, None)
+        self.outbox[key] = frame
+        self.ready.set()
 
     def send(self, frame: str) -> None:
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        """Queue a snapshot or error frame."""
+        if self.controls >= self.settings.send_queue:
             self.end(
                 POLICY_VIOLATION,
                 f"Too slow: more than {self.settings.send_queue} frames were waiting.",
             )
+            return
+        self._frames += 1
+        self.controls += 1
+        self._put(("frame", self._frames), frame)
 
     def end(self, code: int | None = None, reason: str = "") -> None:
         if not self.ended.is_set():
@@ -95,23 +114,49 @@ class Connection:
         self.send(orjson.dumps({"type": "error", "detail": detail}).decode())
 
     def settle(self, product_id: int, version: int | None) -> None:
-        """The snapshot of `product_id` was sent with `version` (None: not a known product,
-        so not followed): deliver what arrived meanwhile and is newer."""
+        """The snapshot of `product_id` was queued with `version` (None: not a known product,
+        so not followed): queue what arrived meanwhile and is newer."""
         waiting = self.pending.pop(product_id, [])
         if version is None:
             self.versions.pop(product_id, None)
             return
         current = max(version, self.versions.get(product_id, -1))
+        newest = None
         for newer, frame in waiting:
             if newer > current:
-                current = newer
-                self.send(frame)
+                current, newest = newer, frame
         self.versions[product_id] = current
+        if newest is not None:
+            self._put(product_id, newest)
 
     async def write(self) -> None:
+        interval, timeout = self.settings.min_interval, self.settings.send_timeout
+        sent_figures = -interval
         try:
             while True:
-                await self.websocket.send_text(await self.queue.get())
+                await self.ready.wait()
+                wait = sent_figures + interval - time.monotonic()
+                if wait > 0 and not self.controls:
+                    await asyncio.sleep(wait)  # figures meanwhile replace each other
+                batch = list(self.outbox.items())
+                self.outbox.clear()
+                self.ready.clear()
+                figures = False
+                for key, frame in batch:
+                    if isinstance(key, tuple):
+                        self.controls -= 1
+                    else:
+                        figures = True
+                    try:
+                        await asyncio.wait_for(self.websocket.send_text(frame), timeout)
+                    except TimeoutError:
+                        self.end(
+                            POLICY_VIOLATION,
+                            f"Too slow: a frame waited more than {timeout:g} s to be sent.",
+                        )
+                        return
+                if figures:
+                    sent_figures = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -35,4 +35,4 @@ def routes(kernel: Kernel) -> list[BaseRoute]:
 
 @hookimpl
 async def sold_counts_changed(kernel: Kernel, event_id: str, counts: list[dict[str, Any]]) -> None:
-    await relay.publish(kernel, counts)
+    relay.publish_soon(kernel, counts)

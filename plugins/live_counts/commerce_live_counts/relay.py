@@ -10,6 +10,7 @@ is dropped instead of overwriting the newer one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -45,6 +46,15 @@ async def publish(kernel: Kernel, counts: Sequence[SoldCount] | Sequence[dict[st
         await kernel.pubsub.publish_versioned(CHANNEL, messages)
     except Exception as exc:
         logger.warning("could not publish %d live counts: %s", len(messages), exc)
+
+
+def publish_soon(kernel: Kernel, counts: Sequence[SoldCount] | Sequence[dict[str, Any]]) -> None:
+    """`publish` in a task of its own: the order's answer does not wait for it (nor for this
+    process's sockets to be handed the frames)."""
+    running: set[asyncio.Task[None]] = kernel.cached("live_counts.publishing", set)
+    task = asyncio.create_task(publish(kernel, counts))
+    running.add(task)  # a reference until it is done
+    task.add_done_callback(running.discard)
 
 
 async def snapshot(kernel: Kernel, ids: Iterable[int]) -> tuple[int, dict[int, SoldCount]]:

@@ -77,11 +77,17 @@ async def live_counts(websocket: WebSocket) -> None:
     `{"unsubscribe": [ids]}` stops following. A frame that is not JSON, not an object or
     names no known action gets `{"type": "error", "detail"}` and the socket stays open.
 
+    Figures are spaced out per socket (`LIVE_COUNTS_MIN_INTERVAL`, 0.25 s): a change after a
+    quiet moment is sent at once; changes within the interval are sent together at its end,
+    each product once, with its latest figure and seq (a figure a newer one replaced is not
+    sent: the newer one includes its change).
+
     Limits (settings `LIVE_COUNTS_*`): frames over `MAX_FRAME_BYTES` (16 KiB) close the socket
     with 1009; more than `FRAMES_PER_SECOND` (10, burst 30) frames a second are answered with
     an error frame and ignored; at most `MAX_SUBSCRIPTIONS` (1000) products per socket; a
-    client that lets `SEND_QUEUE` (256) frames pile up unread is closed with 1008; a server
-    process with `MAX_CONNECTIONS` (10,000) sockets closes new ones with 1013."""
+    client that reads nothing is closed with 1008 once a frame has waited `SEND_TIMEOUT`
+    (10 s) or `SEND_QUEUE` (256) snapshot and error frames are waiting; a server process with
+    `MAX_CONNECTIONS` (10,000) sockets closes new ones with 1013."""
     kernel = websocket.app.state.kernel
     settings = kernel.section(LiveCountsSettings)
     hub = await hub_of(kernel)

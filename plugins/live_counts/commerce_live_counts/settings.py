@@ -19,8 +19,17 @@ class LiveCountsSettings(SectionSettings):
     """LIVE_COUNTS_MAX_FRAME_BYTES: the largest frame a client may send; a larger one closes
     the socket with 1009 (message too big)."""
     send_queue: int = Field(256, ge=1)
-    """LIVE_COUNTS_SEND_QUEUE: frames waiting for one client; a client that lets more pile up
-    (slow or stuck) is closed with 1008 so it never holds up the others."""
+    """LIVE_COUNTS_SEND_QUEUE: snapshot and error frames waiting for one client; a client that
+    lets more pile up is closed with 1008 so it never holds up the others. (Figures do not
+    pile up: a product waiting to be sent holds only its latest figure.)"""
+    send_timeout: float = Field(10.0, gt=0)
+    """LIVE_COUNTS_SEND_TIMEOUT: seconds one frame may wait for a client that reads nothing
+    (its connection's buffers full) before the socket is closed with 1008."""
+    min_interval: float = Field(0.25, ge=0)
+    """LIVE_COUNTS_MIN_INTERVAL: the shortest time between two sends of figures to one socket.
+    A change after a quiet moment goes out at once; changes within the interval wait for its
+    end and go out together, each product once with its latest figure and seq, so a burst of
+    orders costs each socket a few writes, not one per order. 0 sends every figure."""
     frames_per_second: float = Field(10.0, gt=0)
     """LIVE_COUNTS_FRAMES_PER_SECOND: client frames accepted per second per socket (with a
     burst of `LIVE_COUNTS_FRAME_BURST`); frames over it get an error frame and are ignored."""

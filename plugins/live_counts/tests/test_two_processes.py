@@ -1,6 +1,6 @@
 """Two real `commerce serve` processes on MariaDB + Redis: clients on both, orders placed and
-cancelled on both at once; every client hears every figure, in seq order, ending on the
-stored `sold_count`."""
+cancelled on both at once; every client hears the figures in seq order, each seq the same
+figure everywhere, ending on the stored `sold_count`."""
 
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ async def test_every_client_on_every_process_sees_every_change_in_order(
         await ws.close()
     await asyncio.gather(*listeners, return_exceptions=True)
 
-    reference = None
+    by_seq: dict[int, tuple[int, int]] = {}
     for (_, snapshot), frames in zip(clients, heard, strict=True):
         assert all(f["type"] == "sold_count" for f in frames)
         seqs = [f["seq"] for f in frames]
@@ -104,10 +104,10 @@ async def test_every_client_on_every_process_sees_every_change_in_order(
         assert seqs[0] > snapshot["seq"]
         for p in products:
             assert [f["sold"] for f in frames if f["product_id"] == p][-1] == stored[p]
-        # Every client, on either process, heard the same figures with the same seqs.
-        if reference is None:
-            reference = frames
-        assert frames == reference
-    # Each of the 60 orders and 15 cancels changed both products once; some announcements
-    # may be dropped as superseded (a newer figure already went out), never reordered.
-    assert len(reference or []) >= len(products)
+        # One sequence for the deployment: a seq means the same figure on every socket of
+        # every process (a socket may skip a figure a newer one replaced while it waited).
+        for f in frames:
+            assert by_seq.setdefault(f["seq"], (f["product_id"], f["sold"])) == (
+                f["product_id"],
+                f["sold"],
+            )
