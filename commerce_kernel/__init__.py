@@ -7,6 +7,7 @@ in docs/plugin-authoring.md.
 from __future__ import annotations
 
 from commerce_kernel.app import create_app
+from commerce_kernel.bodies import Body, Whole
 from commerce_kernel.commands import Command
 from commerce_kernel.db import (
     Base,
@@ -40,6 +41,7 @@ from commerce_kernel.identity import (
     TokenPair,
     TokensWithUser,
     admin,
+    anonymous,
     canonical_email,
     customer,
     prove_email,
@@ -65,6 +67,7 @@ __all__ = [
     "AccountOut",
     "BadRequest",
     "Base",
+    "Body",
     "Call",
     "Command",
     "Compose",
@@ -102,9 +105,11 @@ __all__ = [
     "UTCDateTime",
     "Unauthorized",
     "UnprocessableEntity",
+    "Whole",
     "__version__",
     "admin",
     "after_commit",
+    "anonymous",
     "api_route",
     "canonical_email",
     "create_app",

@@ -4,8 +4,11 @@ kernel's own and the plugins') comes from the `cli_commands` hook."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from alembic.util import CommandError
 from pydantic import ValidationError
@@ -19,12 +22,36 @@ from commerce_kernel.markers import PluginError
 from commerce_kernel.settings import MissingSecretKey, Settings
 from commerce_kernel.version import __version__
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+# What a shell reports for a tool stopped by SIGPIPE (`yes | head`): the status `commerce`
+# exits with when the reader of its output went away.
+PIPE_CLOSED = 128 + signal.SIGPIPE
+
+EPILOG = f"""\
+Progress goes to stderr, results to stdout. Exit status: 0 done; 1 failed (a database or
+migration error, an import with rows that failed); 2 refused (invalid arguments or
+settings); {PIPE_CLOSED} the reader of the output went away, as `commerce openapi | head`
+does (nothing more is written, and no traceback).
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's, except that help written to a closed pipe ends as any output does (argparse
+    drops the error and exits 0)."""
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        (file or sys.stdout).write(self.format_help())
+
 
 def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="commerce",
         description="Run and manage a commerce-kernel deployment. "
         "Settings come from the environment and .env (see README).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"commerce-kernel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -37,6 +64,32 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `commerce` script: run one command and return its exit status."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # On a pipe, stdout is buffered: a reader that went away shows here, not in the
+            # interpreter's last flush (which would print an "Exception ignored" warning).
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_output()
+        return PIPE_CLOSED
+
+
+def _discard_output() -> None:
+    """Point stdout and stderr at /dev/null: what is still buffered for the closed pipe is
+    dropped at exit instead of failing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            pass  # not a real file (replaced by the caller): nothing to redirect
+    os.close(devnull)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:

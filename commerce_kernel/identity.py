@@ -705,6 +705,13 @@ async def public(conn: HTTPConnection) -> Principal | None:
     raise Unauthorized("The access token is invalid.")
 
 
+async def anonymous(conn: HTTPConnection) -> None:
+    """Anyone, and any `Authorization` header is ignored: for signing in, refreshing and
+    logging out, which a client must reach even while it still sends an expired token (and
+    for health checks). Use `public` where a valid token changes the answer."""
+    return None
+
+
 async def customer(conn: HTTPConnection) -> Principal:
     """A customer token (audience `commerce`); an admin token is refused with 403. Checked
     against the account's state as of at most `TOKEN_STATE_TTL` seconds ago."""
@@ -736,6 +743,7 @@ async def resolve_guard(guard: Guard, conn: HTTPConnection) -> Principal | None:
 
 
 public.security = None  # type: ignore[attr-defined]
+anonymous.security = None  # type: ignore[attr-defined]
 customer.security = "customer"  # type: ignore[attr-defined]
 admin.security = "admin"  # type: ignore[attr-defined]
 signed_in.security = "any"  # type: ignore[attr-defined]
@@ -752,6 +760,7 @@ __all__: list[Any] = [
     "TokensWithUser",
     "account_by_email",
     "admin",
+    "anonymous",
     "canonical_email",
     "create_account",
     "customer",

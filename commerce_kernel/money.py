@@ -66,6 +66,9 @@ def format_money(amount: Decimal, currency: str = "USD") -> str:
 def _validate(value: Any) -> Decimal:
     if isinstance(value, Decimal) and value.is_finite():
         return parse_money(value, allow_negative=True)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # JSON 19.99 arrives as a float that is not 19.99: amounts travel as strings.
+        raise ValueError(f'must be a decimal string such as "19.99", not the JSON number {value!r}')
     return parse_money(value)
 
 

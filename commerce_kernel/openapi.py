@@ -6,10 +6,12 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, WebSocketRoute
 
+from commerce_kernel.identity import public
+from commerce_kernel.pagination import PageQuery
 from commerce_kernel.routing import APIRoute, APIWebSocketRoute, Endpoint
 
 REF = "#/components/schemas/{model}"
@@ -30,6 +32,7 @@ PROBLEM_SCHEMA = {
                 "properties": {
                     "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
                     "msg": {"type": "string"},
+                    "type": {"type": "string"},
                 },
             },
         },
@@ -45,8 +48,27 @@ _STANDARD = {
     409: "Conflict with current state",
     413: "Request body too large",
     422: "Validation failed",
-    429: "Rate limited",
-    503: "A backend is unavailable",
+    429: "Rate limited (see `Retry-After`)",
+    503: "A backend this request needs (the database, Redis) is unavailable; retry after "
+    "`Retry-After` seconds",
+}
+
+# What the kernel itself answers, whatever the handler: the guard, the body and query readers.
+_GUARD_403 = {
+    "customer": "An admin token: this operation needs a customer token",
+    "admin": "A customer token: this operation needs an admin token",
+}
+_PUBLIC_401 = "An `Authorization` header was sent and its token is invalid, expired or revoked"
+_BODY_400 = "Malformed JSON body, or an invalid `Content-Length`"
+_BODY_413 = (
+    "The body is over the size limit (`MAX_REQUEST_BYTES`, unless the operation has its own)"
+)
+_PAGE_404 = "That page is past the end of the results"
+_QUERY_422 = "Invalid query parameters"
+# Kernel reasons added to a handler's own description of the same status, unless it has them.
+_ALSO = {_PUBLIC_401: "authorization", _PAGE_404: "past the end"}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 }
 
 
@@ -109,8 +131,8 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         op["parameters"] = params
     if ep.body is not None:
         op["requestBody"] = {
-            # An empty body is read as `{}`: it may be left out when no field is required.
-            "required": any(f.is_required() for f in ep.body.model_fields.values()),
+            # An empty body is read as `{}`: it may be left out exactly when `{}` is valid.
+            "required": not _accepts_empty(ep.body),
             "content": {"application/json": {"schema": schemas.ref(ep.body, "validation")}},
         }
     elif ep.request_content:
@@ -120,34 +142,76 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     if ep.response is not None and ep.status != 204:
         ok["content"] = {"application/json": {"schema": schemas.ref(ep.response, "serialization")}}
     responses[str(ep.status)] = ok
-    codes = set(ep.responses) - {ep.status}
     security = getattr(ep.guard, "security", None)
     if security:
-        codes |= {401, 403}
         op["security"] = [{"bearerAuth": []}]
-    if ep.body is not None or ep.query is not None:
-        codes |= {400, 422}
-    for code in sorted(codes):
-        if str(code) in responses:
-            continue
-        desc = ep.responses.get(code) or _STANDARD.get(code, "Error")
-        entry: dict[str, Any] = {"description": desc}
-        if code >= 400:
-            entry["content"] = {
-                "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
-            }
-        elif code in (200, 201) and ep.response is not None:
-            entry["content"] = {
-                "application/json": {"schema": schemas.ref(ep.response, "serialization")}
-            }
-        responses[str(code)] = entry
+    kernel_answers = _kernel_answers(ep, security)
+    for code in sorted(set(kernel_answers) | set(ep.responses)):
+        if str(code) not in responses:
+            responses[str(code)] = _response(ep, code, kernel_answers.get(code), schemas)
     if security == "customer":
         op.setdefault("description", "")
         op["description"] = (op["description"] + "\n\nRequires a customer token.").strip()
     elif security == "admin":
         op["description"] = ((op.get("description") or "") + "\n\nRequires an admin token.").strip()
-    op["responses"] = responses
+    elif security == "any":
+        text = "Requires a customer or an admin token."
+        op["description"] = ((op.get("description") or "") + "\n\n" + text).strip()
+    op["responses"] = dict(sorted(responses.items()))
     return op
+
+
+def _accepts_empty(body: type[BaseModel]) -> bool:
+    try:
+        body.model_validate({})
+    except ValidationError:
+        return False
+    return True
+
+
+def _kernel_answers(ep: Endpoint, security: str | None) -> dict[int, str]:
+    """The statuses the kernel answers for this operation before or around its handler, with
+    why: its guard, its body (`MAX_REQUEST_BYTES`, JSON, validation), its query and pages.
+    Any operation may meet a backend outage (503)."""
+    out: dict[int, str] = {503: _STANDARD[503]}
+    if security:
+        out[401] = _STANDARD[401]
+        if security in _GUARD_403:
+            out[403] = _GUARD_403[security]
+    elif ep.guard is public:
+        out[401] = _PUBLIC_401
+    if ep.body is not None:
+        out |= {400: _BODY_400, 413: _BODY_413, 422: _STANDARD[422]}
+    elif ep.request_content:
+        out |= {400: _STANDARD[400], 413: _STANDARD[413]}
+    if ep.query is not None:
+        out.setdefault(422, _QUERY_422)
+        if issubclass(ep.query, PageQuery):
+            out[404] = _PAGE_404
+    return out
+
+
+def _response(
+    ep: Endpoint, code: int, kernel_reason: str | None, schemas: _Schemas
+) -> dict[str, Any]:
+    declared = ep.responses.get(code)
+    desc = declared or kernel_reason or _STANDARD.get(code, "Error")
+    said = _ALSO.get(kernel_reason or "")
+    if declared and kernel_reason and said and said not in declared.lower():
+        # Both happen: the handler's reason and the kernel's (a bad token, a page too far).
+        desc = f"{declared}; or: {kernel_reason[0].lower()}{kernel_reason[1:]}"
+    entry: dict[str, Any] = {"description": desc}
+    if code >= 400:
+        entry["content"] = {
+            "application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}
+        }
+        if code in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+    elif code in (200, 201) and ep.response is not None:
+        entry["content"] = {
+            "application/json": {"schema": schemas.ref(ep.response, "serialization")}
+        }
+    return entry
 
 
 def build_openapi(
@@ -184,6 +248,12 @@ def build_openapi(
                 }
             )
     desc = "Loaded plugins: " + ", ".join(f"{p['name']} {p['version']}" for p in plugins) + "."
+    desc += (
+        "\n\nErrors are `application/problem+json` (`Problem`; `errors` lists validation"
+        " failures). Each operation lists the statuses it answers; besides those, any request"
+        " may be answered 400 for a Host not in `ALLOWED_HOSTS`, 404 or 405 for an unknown"
+        " path or method, and 500 for an unexpected error."
+    )
     if websockets:
         desc += (
             "\n\nWebSocket endpoints (frames: `x-websockets` in this document, schemas in"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +18,15 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from commerce_kernel.errors import BadRequest, PayloadTooLarge, invalid
+from commerce_kernel.errors import BadRequest, NotFound, PayloadTooLarge, invalid
 from commerce_kernel.identity import Guard, Principal, public, resolve_guard, token_states
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
+
+
+MAX_ID = 2**63 - 1
+"""The largest id a path can name (64-bit signed keys)."""
 
 
 def _default(value: Any) -> Any:
@@ -208,6 +213,11 @@ def api_route(
     `MAX_REQUEST_BYTES`), parsed as JSON and validated into `body` (422 problem+json on
     failure); query strings into `query` the same way. `headers` documents request headers
     the handler reads (`{"Idempotency-Key": "what it does"}`) in the OpenAPI document.
+
+    `responses` describes the statuses the handler itself answers; the document adds those
+    the kernel answers around it: 401 and 403 from the guard (401 on a public operation for a
+    bad token), 400, 413 and 422 for a body, 422 for a query (and 404 past the last page of a
+    `PageQuery`), 503 for a backend outage. The body is marked required unless `{}` is valid.
     """
 
     def decorate(handler: Handler) -> Endpoint:
@@ -236,7 +246,16 @@ def api_route(
 def _wrap(
     handler: Handler, endpoint: Endpoint, max_body: int | None
 ) -> Callable[[Request], Awaitable[Response]]:
+    int_params = [
+        name for name, conv in re.findall(r"{([^}:]+):([^}]+)}", endpoint.path) if conv == "int"
+    ]
+
     async def run(request: Request) -> Response:
+        for name in int_params:
+            # Ids are 64-bit signed in every table: a larger one names nothing (and SQLite
+            # would fail binding it).
+            if request.path_params[name] > MAX_ID:
+                raise NotFound(f"Nothing has the {name} {request.path_params[name]}.")
         # Made on a process's first request, not its first token check: a sign-in that ends
         # other sessions (`prove_email`) must announce them to the other processes too.
         token_states(request.app.state.kernel)

@@ -67,9 +67,13 @@ ignore = ["E501"]
 
 ## Install and run
 
-    pip install -e .          # next to commerce-kernel
+    pip install -e .          # into the environment commerce-kernel is installed in
     commerce migrate          # creates the table ${name}_notes (migration branch `$name`)
-    commerce serve
+    commerce serve            # restart a running server: plugins load when it starts
+
+Run `commerce migrate` where the server runs, on the same database: the same `DATABASE_URL`,
+or, with it unset, the same directory (the default database is `./commerce.db` there). It
+prints the database it upgraded; `commerce serve` logs the one it serves.
 
 It is found through its entry point (`$name = "commerce_$name.plugin"`) and runs when
 `COMMERCE_PLUGINS` is unset or names it.

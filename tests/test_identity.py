@@ -120,3 +120,31 @@ async def test_the_principal_names_the_epoch_and_family_of_its_token(kernel, cus
         ).scalar_one()
     principal = kernel.tokens.verify_access(customer.access_token, CUSTOMER)
     assert (principal.account_id, principal.epoch, principal.family) == (customer.id, 0, family)
+
+
+async def test_a_stale_token_never_stands_between_a_client_and_a_fresh_one(
+    kernel, client, customer
+):
+    # A front end that attaches its expired access token to every request can still refresh
+    # it and sign out (and sign in: the sign-in plugins' tests): those operations ignore the
+    # Authorization header.
+    expired = jwt.encode(
+        {"alg": "HS256"},
+        {"sub": str(customer.id), "aud": CUSTOMER, "iat": 1, "exp": 2},
+        kernel.tokens._key,
+    )
+    stale = {"Authorization": f"Bearer {expired}"}
+    assert (await client.get("/api/auth/me/", headers=stale)).status_code == 401
+    refreshed = await client.post(
+        "/api/auth/token/refresh/", json={"refresh_token": customer.refresh_token}, headers=stale
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    fresh = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await client.get("/api/auth/me/", headers=fresh)).status_code == 200
+    out = await client.post(
+        "/api/auth/logout/",
+        json={"refresh_token": refreshed.json()["refresh_token"]},
+        headers=stale,
+    )
+    assert out.status_code == 204
+    assert (await client.get("/api/health/", headers=stale)).status_code == 200

@@ -395,7 +395,7 @@ def commerce(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
 def test_embedded_default_files_are_created_owner_only(tmp_path):
     assert commerce(tmp_path, "migrate").returncode == 0
-    r = commerce(tmp_path, "createsuperuser", "--email", "admin@example.com")
+    r = commerce(tmp_path, "createsuperuser", "--email", "admin@example.com", "--no-password")
     assert r.returncode == 0, r.stderr
     made = {p.name: mode(p) for p in tmp_path.iterdir()}
     assert made.keys() >= {"commerce.db", SECRET_KEY_FILE}
@@ -428,14 +428,14 @@ def _production(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_production_may_allow_mail_to_the_log(tmp_path):
     env = _production(tmp_path, EMAIL_TO_LOG_ALLOWED="true")
-    args = ["createsuperuser", "--email", "a@example.com"]
+    args = ["createsuperuser", "--email", "a@example.com", "--no-password"]
     r = commerce(tmp_path, *args, **env)
     assert r.returncode == 0, r.stderr
 
 
 def test_every_command_refuses_production_mail_to_the_log(tmp_path):
     env = _production(tmp_path)
-    args = ["createsuperuser", "--email", "a@example.com"]
+    args = ["createsuperuser", "--email", "a@example.com", "--no-password"]
     r = commerce(tmp_path, *args, **env)
     assert r.returncode == 2
     assert r.stderr.strip().startswith("error: EMAIL_HOST is required when DATABASE_URL is set")

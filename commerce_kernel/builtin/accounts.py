@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.routing import BaseRoute
 
+from commerce_kernel.bodies import Body
 from commerce_kernel.errors import Unauthorized
-from commerce_kernel.identity import Account, AccountOut, TokenPair, signed_in
+from commerce_kernel.identity import Account, AccountOut, TokenPair, anonymous, signed_in
 from commerce_kernel.routing import Call, api_route, routes_from
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Body):
     refresh_token: str = Field(min_length=1, max_length=512)
 
 
 @api_route(
     "/api/auth/token/refresh/",
     "POST",
+    guard=anonymous,
     body=RefreshIn,
     response=TokenPair,
     summary="Trade a refresh token for a new pair (same audience)",
@@ -33,6 +35,7 @@ async def refresh(call: Call) -> TokenPair:
 @api_route(
     "/api/auth/logout/",
     "POST",
+    guard=anonymous,
     body=RefreshIn,
     status=204,
     summary="Revoke a refresh token and every token rotated from it",

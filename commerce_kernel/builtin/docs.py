@@ -1,5 +1,5 @@
 """The OpenAPI document (`/api/openapi.json`) and its Swagger UI page (`/api/docs/`), served
-from the openapi-ui-bundles package: nothing is fetched from the internet."""
+from the openapi-ui-bundles package: nothing is fetched from the internet; `/` leads there."""
 
 from __future__ import annotations
 
@@ -49,12 +49,23 @@ async def docs(request: Request) -> Response:
     return HTMLResponse(DOCS_HTML, headers={"Content-Security-Policy": DOCS_CSP})
 
 
+ROOT_TEXT = "The API is documented at /api/docs/ (the OpenAPI document: /api/openapi.json).\n"
+
+
+async def root(request: Request) -> Response:
+    # A person opening the server's address lands on the docs; curl shows where they are.
+    return Response(
+        ROOT_TEXT, status_code=302, headers={"Location": "/api/docs/"}, media_type="text/plain"
+    )
+
+
 async def docs_js(request: Request) -> Response:
     return Response(DOCS_JS, media_type="application/javascript")
 
 
 def routes() -> list[BaseRoute]:
     return [
+        Route("/", root, methods=["GET"], include_in_schema=False),
         Route("/api/openapi.json", openapi_json, methods=["GET"], include_in_schema=False),
         Route("/api/docs/", docs, methods=["GET"], include_in_schema=False),
         Route("/api/docs/init.js", docs_js, methods=["GET"], include_in_schema=False),

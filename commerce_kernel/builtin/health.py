@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute
 
 from commerce_kernel.errors import ServiceUnavailable
+from commerce_kernel.identity import anonymous
 from commerce_kernel.routing import Call, api_route, routes_from
 
 
@@ -22,7 +23,11 @@ class Readiness(BaseModel):
 
 
 @api_route(
-    "/api/health/", summary="Liveness: 200 while the process runs", tags=["kernel"], response=Health
+    "/api/health/",
+    guard=anonymous,
+    summary="Liveness: 200 while the process runs",
+    tags=["kernel"],
+    response=Health,
 )
 async def health(call: Call) -> dict[str, str]:
     return {"status": "ok"}
@@ -30,6 +35,7 @@ async def health(call: Call) -> dict[str, str]:
 
 @api_route(
     "/api/ready/",
+    guard=anonymous,
     summary="Readiness: 200 only when the database (and Redis) answer",
     tags=["kernel"],
     response=Readiness,

@@ -10,7 +10,12 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
+
+from commerce_kernel.db import sqlite_file
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -61,4 +66,17 @@ async def _run_async(
         await kernel.db.dispose()
 
 
-__all__ = ["Command", "CommandResult", "run_command"]
+def database_shown(database_url: str) -> str:
+    """DATABASE_URL as a command tells the operator which database it used: the password
+    hidden; for SQLite the absolute path of the file (the default `./commerce.db` is relative
+    to the working directory, so two directories mean two databases)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        if path is None:
+            return f"SQLite {url.database or ':memory:'} (not a file)"
+        return f"SQLite file {Path(path).resolve()}"
+    return url.render_as_string(hide_password=True)
+
+
+__all__ = ["Command", "CommandResult", "database_shown", "run_command"]

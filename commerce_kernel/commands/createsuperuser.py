@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import EmailStr, Field, TypeAdapter, ValidationError
 
 from commerce_kernel import hookspecs
 from commerce_kernel.commands import Command, run_command
@@ -17,30 +19,93 @@ if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
 
 
+HELP = """\
+Create the admin account EMAIL, or make an existing account an admin, and set its password
+(stored by the auth_password plugin). The password comes from --password-stdin (the first
+line of standard input: `printf '%s\\n' "$PW" | commerce createsuperuser --email E
+--password-stdin`), from --password (visible to other users in the process list and kept in
+the shell history), or is asked for twice on a terminal. Without a terminal and without one
+of these, the command refuses (exit 2) rather than make an admin without a password; pass
+--no-password to mean that (an admin who signs in another way: a mailed code, Google, or a
+password set later)."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--email")
-    parser.add_argument("--password")
-    parser.add_argument("--name")
+    parser.description = HELP
+    parser.add_argument("--email", help="the admin's email address (asked for on a terminal)")
+    given = parser.add_mutually_exclusive_group()
+    given.add_argument("--password", help="the password (prefer --password-stdin)")
+    given.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    given.add_argument(
+        "--no-password",
+        action="store_true",
+        help="set no password (an existing account keeps the one it has)",
+    )
+    parser.add_argument("--name", help="the account's display name")
 
 
-def ask(args: argparse.Namespace) -> tuple[str | None, str | None, str | None]:
-    """Email and password from the flags, or asked for on a terminal; (email, password,
-    error)."""
-    email = args.email or (input("Email: ") if sys.stdin.isatty() else None)
+_EMAIL: TypeAdapter[str] = TypeAdapter(Annotated[EmailStr, Field(max_length=254)])
+
+
+def valid_email(text: str) -> str | None:
+    """The address an admin is created with, or None when `text` is not one (the same rule
+    as sign-up: a mailbox at a domain)."""
+    try:
+        address = _EMAIL.validate_python(text.strip())
+    except ValidationError:
+        return None
+    return str(address)
+
+
+class Refused(Exception):
+    """What the operator gave cannot make an admin: the message says why (exit 2)."""
+
+
+def ask(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The email and password from the flags, standard input or a terminal prompt; the
+    password is None only with --no-password. Raises `Refused`."""
+    terminal = sys.stdin.isatty()
+    email = args.email
+    if email is None and terminal and not args.password_stdin:
+        email = input("Email: ")
     if not email:
-        return None, None, "--email is required"
-    password = args.password
-    if password is None and sys.stdin.isatty():
+        raise Refused("--email is required")
+    address = valid_email(email)
+    if address is None:
+        raise Refused(f"{email!r} is not an email address")
+    if args.no_password:
+        return address, None
+    if args.password is not None:
+        password = args.password
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif terminal:
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Password (again): "):
-            return None, None, "the passwords differ"
-    return email, password, None
+            raise Refused("the passwords differ")
+    else:
+        raise Refused(
+            "no password given, and standard input is not a terminal to ask on: pass "
+            "--password-stdin (and the password on standard input), --password P, or "
+            "--no-password for an admin without one"
+        )
+    if not password:
+        raise Refused("the password is empty (--no-password creates an admin without one)")
+    return address, password
 
 
 def run(args: argparse.Namespace, kernel: Kernel) -> int:
-    email, password, error = ask(args)
-    if error or email is None:
-        print(f"error: {error}", file=sys.stderr)
+    try:
+        email, password = ask(args)
+    except Refused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except EOFError:  # Ctrl-D at a prompt
+        print("error: no email given", file=sys.stderr)
         return 2
 
     async def create(args: argparse.Namespace, kernel: Kernel) -> int:
@@ -88,4 +153,9 @@ async def create_superuser(kernel: Kernel, email: str, password: str | None, nam
     return 0
 
 
-command = Command("createsuperuser", "create (or promote) an admin account", run, configure)
+command = Command(
+    "createsuperuser",
+    "create (or promote) an admin account; never without a password unless --no-password",
+    run,
+    configure,
+)

@@ -20,7 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, kernel: Kernel) -> int:
     path = scaffold(args.name, args.directory)
     print(f"created plugin {args.name} in {path}")
-    print(f"next: pip install -e {path} && commerce migrate")
+    print(
+        f"next: pip install -e {path}, then `commerce migrate` where the server runs (the same "
+        "database), then restart the server: it loads plugins when it starts"
+    )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -10,12 +11,14 @@ import uvicorn
 from starlette.applications import Starlette
 
 from commerce_kernel.app import create_app
-from commerce_kernel.commands import Command
+from commerce_kernel.commands import Command, database_shown
 from commerce_kernel.logging import configure_logging
 from commerce_kernel.mail import refuse_mail_to_log
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
+
+logger = logging.getLogger("commerce.serve")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,14 @@ def run(args: argparse.Namespace, kernel: Kernel) -> int:
         )
         return 2
     configure_logging(settings.log_level)
+    # The database `commerce migrate` must have upgraded: it prints the same words.
+    logger.info(
+        "starting the server on http://%s:%s, database %s",
+        args.host,
+        args.port,
+        database_shown(settings.database_url),
+        extra={"plugins": kernel.plugin_names},
+    )
     options = dict(
         host=args.host,
         port=args.port,

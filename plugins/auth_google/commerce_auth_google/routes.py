@@ -7,11 +7,12 @@ from starlette.routing import BaseRoute
 
 from commerce_auth_google.schemas import GoogleConfig, GoogleSignInIn
 from commerce_auth_google.service import google_sign_in, sign_in
-from commerce_kernel import Call, TokensWithUser, api_route, reply, routes_from
+from commerce_kernel import Call, TokensWithUser, anonymous, api_route, reply, routes_from
 
 
 @api_route(
     "/api/auth/google/",
+    guard=anonymous,
     summary="What a front end needs to start Google's OAuth flow",
     response=GoogleConfig,
     tags=["auth"],
@@ -29,6 +30,7 @@ async def google_config(call: Call) -> GoogleConfig:
 @api_route(
     "/api/auth/google/",
     "POST",
+    guard=anonymous,
     body=GoogleSignInIn,
     response=TokensWithUser,
     summary="Sign in with a Google ID token (or an authorization code): 201 when created",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from commerce_kernel.bodies import Body
+
 
 class GoogleConfig(BaseModel):
     """What a front end needs to start Google's OAuth flow."""
@@ -13,7 +15,7 @@ class GoogleConfig(BaseModel):
     scopes: list[str]
 
 
-class GoogleSignInIn(BaseModel):
+class GoogleSignInIn(Body):
     """Either the `id_token` Google gave the front end, or an authorization `code` with the
     `redirect_uri` it was issued for (the backend redeems it); with the `nonce` of the
     request when the front end sent one to Google."""

@@ -12,6 +12,7 @@ from commerce_kernel import Account, ServiceUnavailable
 from commerce_kernel.identity import account_by_email
 
 CLIENT_ID = "test-client.apps.googleusercontent.com"  # as in conftest.py
+SIGN_IN_SHAPE = {"user", "access_token", "refresh_token", "token_type", "expires_in"}
 
 
 async def google_login(client, **body):
@@ -48,7 +49,9 @@ async def test_first_sign_in_creates_the_account_then_signs_in(client, google, r
     again = await google_login(client, id_token=google.id_token(rsa_keys["key-1"]))
     assert again.status_code == 200, again.text
     assert again.json()["user"]["id"] == first.json()["user"]["id"]
-    assert set(again.json()) == set(first.json())
+    # The shape every sign-in answers (auth_password's sign-up and logins too).
+    assert set(again.json()) == set(first.json()) == SIGN_IN_SHAPE
+    assert set(first.json()["user"]) == {"id", "email", "name", "is_admin", "created_at"}
     # One JWKS fetch served both sign-ins.
     assert google.jwks_fetches == 1
     refreshed = await client.post(
@@ -252,3 +255,14 @@ async def test_without_a_client_id_google_sign_in_is_unavailable():
             await google.verify_id_token("a.b.c")
     finally:
         await google.aclose()
+
+
+async def test_openapi_documents_the_sign_in_shape_for_200_and_201(client):
+    doc = (await client.get("/api/openapi.json")).json()
+    post = doc["paths"]["/api/auth/google/"]["post"]
+    assert post["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TokensWithUser"
+    }
+    assert "same body as 200" in post["responses"]["201"]["description"]
+    shape = doc["components"]["schemas"]["TokensWithUser"]["properties"]
+    assert set(shape) == SIGN_IN_SHAPE

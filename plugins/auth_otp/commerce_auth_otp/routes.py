@@ -7,12 +7,13 @@ from starlette.routing import BaseRoute
 
 from commerce_auth_otp import service
 from commerce_auth_otp.schemas import CodeLoginIn, CodeRequested, CodeRequestIn
-from commerce_kernel import Call, TokensWithUser, api_route, reply, routes_from
+from commerce_kernel import Call, TokensWithUser, anonymous, api_route, reply, routes_from
 
 
 @api_route(
     "/api/auth/otp/request/",
     "POST",
+    guard=anonymous,
     body=CodeRequestIn,
     response=CodeRequested,
     status=202,
@@ -34,6 +35,7 @@ async def request_code(call: Call) -> CodeRequested:
 @api_route(
     "/api/auth/otp-login/",
     "POST",
+    guard=anonymous,
     body=CodeLoginIn,
     response=TokensWithUser,
     summary="Sign in with an emailed code: 201 when this created the account",

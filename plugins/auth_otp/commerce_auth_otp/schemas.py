@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
 
+from commerce_kernel.bodies import Body
 
-class CodeRequestIn(BaseModel):
+
+class CodeRequestIn(Body):
     email: EmailStr = Field(max_length=254)
 
 
@@ -16,7 +18,7 @@ class CodeRequested(BaseModel):
     expires_in: int = Field(description="Seconds the emailed code stays valid.")
 
 
-class CodeLoginIn(BaseModel):
+class CodeLoginIn(Body):
     # Not EmailStr: any mismatch is the same 401 as a wrong code.
     email: str = Field(min_length=1, max_length=254)
     code: str = Field(pattern=r"^\s*\d{6}\s*$", description="The 6-digit code from the email.")

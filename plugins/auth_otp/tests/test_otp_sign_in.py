@@ -9,6 +9,8 @@ from sqlalchemy import select, update
 from commerce_kernel import TaskContext, utcnow
 from commerce_kernel.identity import account_by_email
 
+SIGN_IN_SHAPE = {"user", "access_token", "refresh_token", "token_type", "expires_in"}
+
 
 async def challenge_of(kernel, email):
     async with kernel.db.session() as session:
@@ -43,6 +45,9 @@ async def test_first_code_creates_a_passwordless_account_then_signs_in(otp, kern
     r = await otp.login(" PAT@example.com", await otp.code_for("pat@example.com"))
     assert r.status_code == 201, r.text
     assert r.json()["user"]["email"] == "pat@example.com"
+    # The shape every sign-in answers (auth_password's sign-up and logins too).
+    assert set(r.json()) == SIGN_IN_SHAPE
+    assert set(r.json()["user"]) == {"id", "email", "name", "is_admin", "created_at"}
     me = await client.get(
         "/api/auth/me/", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
     )
@@ -59,6 +64,7 @@ async def test_existing_account_signs_in_with_200(otp, make_customer):
     r = await otp.login("casey@example.com", await otp.code_for("casey@example.com"))
     assert r.status_code == 200, r.text
     assert r.json()["user"]["id"] == existing.id
+    assert set(r.json()) == SIGN_IN_SHAPE
 
 
 async def test_a_code_works_once(otp):
@@ -151,3 +157,14 @@ async def test_a_late_mail_job_for_a_dead_code_sends_nothing(otp, kernel, mailbo
     sent = len(mailbox)
     await send_code(TaskContext(kernel, "late", 1), challenge.id, sealed)
     assert len(mailbox) == sent
+
+
+async def test_openapi_documents_the_sign_in_shape_for_200_and_201(client):
+    doc = (await client.get("/api/openapi.json")).json()
+    post = doc["paths"]["/api/auth/otp-login/"]["post"]
+    assert post["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/TokensWithUser"
+    }
+    assert "same body as 200" in post["responses"]["201"]["description"]
+    shape = doc["components"]["schemas"]["TokensWithUser"]["properties"]
+    assert set(shape) == SIGN_IN_SHAPE

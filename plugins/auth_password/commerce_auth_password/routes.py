@@ -18,9 +18,9 @@ from commerce_kernel import (
     ADMIN,
     CUSTOMER,
     Call,
-    TokenPair,
     TokensWithUser,
     admin,
+    anonymous,
     api_route,
     routes_from,
 )
@@ -31,6 +31,7 @@ THROTTLED = "Too many sign-in attempts (see `Retry-After`)"
 @api_route(
     "/api/auth/signup/",
     "POST",
+    guard=anonymous,
     body=SignupIn,
     response=TokensWithUser,
     status=201,
@@ -55,15 +56,18 @@ async def signup(call: Call) -> TokensWithUser:
 @api_route(
     "/api/auth/login/",
     "POST",
+    guard=anonymous,
     body=LoginIn,
-    response=TokenPair,
+    response=TokensWithUser,
     summary="Sign in with email and password (customer tokens)",
     tags=["auth"],
     responses={401: "Wrong email or password (one answer for both)", 429: THROTTLED},
 )
-async def login(call: Call) -> TokenPair:
-    """Unknown email and wrong password answer the same 401. After 10 attempts in 15
-    minutes for one account (and more, per client address) the answer is 429."""
+async def login(call: Call) -> TokensWithUser:
+    """Answers the account and a customer token pair: the shape sign-up, Google and
+    emailed-code sign-ins answer. Unknown email and wrong password answer the same 401.
+    After 10 attempts in 15 minutes for one account (and more, per client address) the
+    answer is 429."""
     body: LoginIn = call.body
     return await service.authenticate(
         call.kernel, body.email, body.password, call.client_address, audience=CUSTOMER
@@ -73,8 +77,9 @@ async def login(call: Call) -> TokenPair:
 @api_route(
     "/api/admin/auth/login/",
     "POST",
+    guard=anonymous,
     body=AdminLoginIn,
-    response=TokenPair,
+    response=TokensWithUser,
     summary="Admin sign-in with email, password and, once enrolled, a TOTP code",
     tags=["admin auth"],
     responses={
@@ -83,10 +88,10 @@ async def login(call: Call) -> TokenPair:
         429: THROTTLED,
     },
 )
-async def admin_login(call: Call) -> TokenPair:
-    """Answers admin tokens (audience `commerce-admin`) for admin accounts only. Every
-    failure (a customer account, a wrong password, a missing or wrong code) gets the same
-    401, so the answer does not reveal which."""
+async def admin_login(call: Call) -> TokensWithUser:
+    """Answers the account and admin tokens (audience `commerce-admin`), the shape of every
+    sign-in, for admin accounts only. Every failure (a customer account, a wrong password, a
+    missing or wrong code) gets the same 401, so the answer does not reveal which."""
     body: AdminLoginIn = call.body
     return await service.authenticate(
         call.kernel,

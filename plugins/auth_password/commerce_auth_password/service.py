@@ -31,7 +31,6 @@ from commerce_kernel import (
     Forbidden,
     Kernel,
     RateLimiter,
-    TokenPair,
     TokensWithUser,
     TooManyRequests,
     Unauthorized,
@@ -257,9 +256,10 @@ async def authenticate(
     *,
     audience: str = CUSTOMER,
     otp: str | None = None,
-) -> TokenPair:
+) -> TokensWithUser:
     """Sign in with email and password; admin sign-in (audience ADMIN) also needs an admin
-    account and, once an authenticator is enrolled, its current code.
+    account and, once an authenticator is enrolled, its current code. Answers what every
+    sign-in answers: the account and a token pair of `audience`.
 
     The attempt is counted first (429 past the limits); every failure then costs one argon2
     verification and is one 401 with one body (admin sign-in: one body for every cause,
@@ -303,11 +303,11 @@ async def authenticate(
         if fresh_code:
             if new_hash is not None:
                 await _replace_hash(session, account.id, stored, new_hash)
-            pair = await kernel.tokens.issue(session, account.id, audience)
+            tokens = await kernel.tokens.sign_in(session, account, audience)
     if not fresh_code:
         raise refused
     await throttle.succeeded(email)
-    return pair
+    return tokens
 
 
 async def _claim_totp_step(session: AsyncSession, account_id: int, step: int) -> bool:

@@ -36,6 +36,9 @@ async def admin_login(client, email=ADMIN_EMAIL, password=ADMIN_PASSWORD, **extr
 async def test_admin_login_answers_admin_tokens(client, superuser):
     r = await admin_login(client, " ROOT@example.com")
     assert r.status_code == 200, r.text
+    # The shape of every sign-in: the account with the tokens.
+    assert set(r.json()) == {"user", "access_token", "refresh_token", "token_type", "expires_in"}
+    assert r.json()["user"]["email"] == ADMIN_EMAIL and r.json()["user"]["is_admin"] is True
     token = r.json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     me = await client.get("/api/auth/me/", headers=auth)

@@ -72,13 +72,21 @@ async def test_signup_tokens_refresh_and_rotate(client):
     assert rotated.status_code == 401
 
 
-async def test_login_answers_customer_tokens(client):
-    await signup(client)
+SIGN_IN_SHAPE = {"user", "access_token", "refresh_token", "token_type", "expires_in"}
+ACCOUNT_SHAPE = {"id", "email", "name", "is_admin", "created_at"}
+
+
+async def test_login_answers_customer_tokens_with_the_account_as_signup_does(client):
+    signed_up = (await signup(client, name="Alice")).json()
     r = await client.post(
         "/api/auth/login/", json={"email": " Alice@EXAMPLE.com", "password": "correct horse"}
     )
     assert r.status_code == 200, r.text
-    assert set(r.json()) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert set(r.json()) == set(signed_up) == SIGN_IN_SHAPE
+    assert set(r.json()["user"]) == ACCOUNT_SHAPE
+    assert r.json()["user"] == signed_up["user"]
+    assert r.json()["user"]["is_admin"] is False
+    assert r.json()["token_type"] == "Bearer" and r.json()["expires_in"] > 0
     # A customer token is not an admin token.
     admin_only = await client.post(
         "/api/admin/auth/totp/", headers={"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -194,3 +202,37 @@ async def test_failures_from_one_address_are_throttled_across_accounts(client):
         "/api/auth/login/", json={"email": "fresh@example.com", "password": "nope1234"}
     )
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+
+
+async def test_openapi_documents_one_sign_in_shape(client):
+    doc = (await client.get("/api/openapi.json")).json()
+    answers = {
+        path: doc["paths"][path]["post"]["responses"][status]["content"]["application/json"]
+        for path, status in (
+            ("/api/auth/signup/", "201"),
+            ("/api/auth/login/", "200"),
+            ("/api/admin/auth/login/", "200"),
+        )
+    }
+    for answer in answers.values():
+        assert answer["schema"] == {"$ref": "#/components/schemas/TokensWithUser"}
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["TokensWithUser"]["properties"]) == SIGN_IN_SHAPE
+    assert {"user", "access_token", "refresh_token"} <= set(schemas["TokensWithUser"]["required"])
+    assert set(schemas["AccountOut"]["properties"]) == ACCOUNT_SHAPE
+
+
+async def test_sign_up_and_sign_in_ignore_a_stale_access_token(client, kernel):
+    # A front end that still attaches an expired (or garbage) token can sign up or in again.
+    stale = {"Authorization": "Bearer expired.or.garbage"}
+    body = {"email": "stale@example.com", "password": "correct horse battery"}
+    signup = await client.post("/api/auth/signup/", json=body, headers=stale)
+    assert signup.status_code == 201, signup.text
+    login = await client.post("/api/auth/login/", json=body, headers=stale)
+    assert login.status_code == 200, login.text
+    assert login.json()["user"]["email"] == "stale@example.com"
+    async with kernel.db.transaction() as session:
+        account = await account_by_email(session, "stale@example.com")
+        account.is_admin = True
+    admin = await client.post("/api/admin/auth/login/", json=body, headers=stale)
+    assert admin.status_code == 200, admin.text

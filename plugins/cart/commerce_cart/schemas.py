@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from commerce_kernel.bodies import Body, Whole
 from commerce_kernel.money import Money
 
 MAX_QUANTITY = 1_000_000
 
 
-class CartItemIn(BaseModel):
-    product_id: int = Field(description="The product to add.")
-    quantity: int = Field(1, ge=1, le=MAX_QUANTITY, description="Units to add (at least 1).")
+class CartItemIn(Body):
+    product_id: Whole = Field(description="The product to add.")
+    quantity: Whole = Field(ge=1, le=MAX_QUANTITY, description="Units to add (at least 1).")
 
 
-class QuantityIn(BaseModel):
-    quantity: int = Field(ge=1, le=MAX_QUANTITY, description="The line's new quantity.")
+class QuantityIn(Body):
+    quantity: Whole = Field(ge=1, le=MAX_QUANTITY, description="The line's new quantity.")
 
 
 class CartItemOut(BaseModel):

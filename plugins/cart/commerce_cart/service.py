@@ -75,6 +75,12 @@ async def _priced_items(
     return [(i, _line(i, products[i.product_id])) for i in items if i.product_id in products]
 
 
+async def cart_lines(session: AsyncSession, account_id: int) -> list[PricedLine]:
+    """The customer's cart priced at the catalog's current prices, as `GET /api/cart/total/`
+    prices it: a plain read, no lock (lines of products that no longer exist are left out)."""
+    return [line for _, line in await _priced_items(session, account_id)]
+
+
 async def view_cart(kernel: Kernel, account_id: int) -> dict[str, Any]:
     currency = kernel.settings.currency
     async with kernel.db.session() as session:

@@ -159,3 +159,23 @@ async def test_openapi_documents_the_cart(client):
     doc = (await client.get("/api/openapi.json")).json()
     post = doc["paths"]["/api/cart/"]["post"]
     assert {"200", "201", "404", "409", "422"} <= set(post["responses"])
+
+
+async def test_bodies_are_read_strictly_and_nothing_is_added(customer, make_product, kernel):
+    p = await make_product(stock=5)
+    cases = [
+        ({"product_id": p.id}, ["body", "quantity"], "required"),  # the contract requires it
+        ({"product_id": p.id, "qty": 2, "quantity": 1}, ["body", "qty"], "not permitted"),
+        ({"product_id": p.id, "quantity": True}, ["body", "quantity"], "integer"),
+        ({"product_id": p.id, "quantity": 2.0}, ["body", "quantity"], "integer"),
+        ({"product_id": p.id, "quantity": "2"}, ["body", "quantity"], "integer"),
+        ({"product_id": str(p.id), "quantity": 1}, ["body", "product_id"], "integer"),
+    ]
+    for body, loc, words in cases:
+        r = await customer.client.post("/api/cart/", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        [error] = r.json()["errors"]
+        assert error["loc"] == loc and words in error["msg"].lower(), (body, error)
+    async with kernel.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(CartItem)) == 0

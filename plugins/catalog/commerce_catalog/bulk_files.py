@@ -39,6 +39,12 @@ def detect_format(head: bytes, filename: str = "", content_type: str = "") -> st
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"["):
         return "json"
+    if content_type.split(";")[0].strip() == "application/json":
+        # The contract's JSON form is an array; JSON lines have their own media types.
+        raise FileError(
+            "An application/json upload is a JSON array of products; send JSON lines as "
+            "application/x-ndjson."
+        )
     if text.startswith(b"{"):
         return "jsonl"
     name = filename.lower()

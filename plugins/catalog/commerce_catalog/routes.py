@@ -36,8 +36,6 @@ TAGS = ["catalog"]
     tags=TAGS,
     responses={
         400: "Unknown ordering field",
-        401: "A token was sent and is invalid",
-        404: "Page past the end",
         422: "Invalid page, page_size or price filter",
     },
     description="Public. Inactive products are listed only for an admin token. `search`: "
@@ -79,10 +77,7 @@ async def create_product(call: Call) -> ProductOut:
     response=ProductOut,
     summary="One product",
     tags=TAGS,
-    responses={
-        401: "A token was sent and is invalid",
-        404: "No such product (or inactive, for non-admins)",
-    },
+    responses={404: "No such product (or inactive, for non-admins)"},
 )
 async def get_product(call: Call) -> ProductOut:
     return await service.get_product(call.kernel, call.path["id"], include_inactive=call.is_admin)
@@ -163,6 +158,13 @@ _ROW_SCHEMA = {
     },
     "required": ["sku"],
 }
+# The file as the whole body (`format: binary`, so generated clients take a file).
+_LINES_SCHEMA = {
+    "type": "string",
+    "format": "binary",
+    "description": "JSON lines: one product object a line",
+}
+_CSV_SCHEMA = {"type": "string", "format": "binary", "description": "CSV with a header row, UTF-8"}
 
 
 @api_route(
@@ -174,17 +176,19 @@ _ROW_SCHEMA = {
     summary="Upload products in bulk (CSV, JSON lines or a JSON array); runs in the background",
     tags=TAGS,
     request_content={
-        "multipart/form-data": {"schema": _UPLOAD_SCHEMA},
+        upload.MULTIPART: {"schema": _UPLOAD_SCHEMA},
         "application/json": {"schema": {"type": "array", "items": _ROW_SCHEMA}},
-        "application/x-ndjson": {"schema": {"type": "string"}},
-        "text/csv": {"schema": {"type": "string"}},
+        "application/x-ndjson": {"schema": _LINES_SCHEMA},
+        "application/jsonl": {"schema": _LINES_SCHEMA},
+        "text/csv": {"schema": _CSV_SCHEMA},
     },
     responses={
         202: "Accepted: poll `status_url`",
-        400: "Malformed multipart body",
+        400: "Malformed multipart body, or an invalid `Content-Length`",
         413: "Larger than BULK_UPLOAD_MAX_BYTES",
-        415: "Not a file upload",
-        422: "The file cannot be read (empty, not UTF-8, no sku column, invalid JSON)",
+        415: f"Another Content-Type than {upload.ACCEPTED}, or none (`Accept-Post` lists them)",
+        422: "A multipart body without a file in `file`, or a file that cannot be read (empty, "
+        "not UTF-8, no sku column, invalid JSON): nothing is queued",
     },
     description=_ROW_RULES,
 )

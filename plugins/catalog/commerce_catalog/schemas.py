@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from commerce_kernel.bodies import Body
 from commerce_kernel.errors import BadRequest
 from commerce_kernel.money import Money
 from commerce_kernel.pagination import Page, PageQuery
@@ -65,9 +65,9 @@ Description = Annotated[str, AfterValidator(normalize_description)]
 Stock = Annotated[int, Field(ge=0, le=2_000_000_000, description="Units in stock")]
 
 
-class _Strict(BaseModel):
-    # Read-only fields (id, currency, sold_count, timestamps) sent back from a GET are ignored.
-    model_config = ConfigDict(extra="ignore")
+class _Strict(Body):
+    # Read-only fields sent back from a GET are dropped; any other unknown field is a 422.
+    ignored = frozenset({"id", "currency", "sold_count", "created_at", "updated_at"})
 
     @field_validator("stock", mode="before", check_fields=False)
     @classmethod

@@ -90,12 +90,17 @@ async def create_product(kernel: Kernel, data: dict[str, Any]) -> ProductOut:
     return out
 
 
+def _no_such_product(product_id: int) -> NotFound:
+    # The cart's and the orders' wording too: one sentence for one fact.
+    return NotFound(f"Product {product_id} does not exist.", product_id=product_id)
+
+
 async def _locked(session: AsyncSession, product_id: int) -> Product:
     product = (
         await session.execute(select(Product).where(Product.id == product_id).with_for_update())
     ).scalar_one_or_none()
     if product is None:
-        raise NotFound("No such product.")
+        raise _no_such_product(product_id)
     return product
 
 
@@ -140,7 +145,7 @@ async def get_product(kernel: Kernel, product_id: int, *, include_inactive: bool
     async with kernel.db.session() as session:
         product = await session.get(Product, product_id)
     if product is None or (not product.is_active and not include_inactive):
-        raise NotFound("No such product.")
+        raise _no_such_product(product_id)
     return to_out(product, kernel.settings.currency)
 
 

@@ -16,6 +16,12 @@ from commerce_kernel.routing import limited_stream, refuse_declared_oversize
 
 SPOOL_IN_MEMORY = 1024 * 1024
 
+MULTIPART = "multipart/form-data"
+# The media types of a file sent as the whole body. The format is read from the content
+# (`[` a JSON array, `{` JSON lines, else CSV); the type says only that the body is a file.
+BODY_MEDIA_TYPES = ("application/json", "application/x-ndjson", "application/jsonl", "text/csv")
+ACCEPTED = ", ".join((MULTIPART, *BODY_MEDIA_TYPES))
+
 
 @dataclass
 class Upload:
@@ -29,17 +35,20 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 async def receive(request: Request, limit: int) -> Upload:
-    """The uploaded file; 413 past `limit` bytes of body, 415 for a body that is no file."""
+    """The uploaded file; 413 past `limit` bytes of body, 415 for a body of another media
+    type than `ACCEPTED` (or none)."""
     refuse_declared_oversize(request, limit, _too_large)
     content_type = request.headers.get("content-type", "")
     media_type = content_type.split(";")[0].strip().lower()
-    if media_type == "multipart/form-data":
+    if media_type == MULTIPART:
         return await _multipart(request, limit)
-    if media_type in ("", "application/x-www-form-urlencoded"):
+    if media_type not in BODY_MEDIA_TYPES:
+        sent = f"`{media_type}`" if media_type else "no Content-Type"
         raise Problem(
-            "Send the file as multipart/form-data (field `file`), or a JSON array, "
-            "JSON lines or CSV body with its content type.",
+            f"The upload was sent with {sent}. Send the file as {MULTIPART} (field `file`), "
+            f"or as the body with Content-Type {', '.join(BODY_MEDIA_TYPES)}.",
             status=415,
+            headers={"Accept-Post": ACCEPTED},
         )
     spool: IO[bytes] = SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
     try:

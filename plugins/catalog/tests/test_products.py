@@ -215,3 +215,32 @@ async def test_demo_data_fills_an_empty_catalog_once(kernel, client):
             await kernel.hooks.call(hookspecs.demo_data, kernel=kernel, session=session)
     r = await client.get("/api/products/?page_size=100")
     assert r.json()["count"] == 12
+
+
+async def test_a_price_is_a_decimal_string_and_unknown_fields_are_refused(admin_client):
+    base = {"sku": "STRICT-1", "name": "Strict", "price": "9.99"}
+    number = await admin_client.post("/api/products/", json={**base, "price": 9.99})
+    assert number.status_code == 422
+    [error] = number.json()["errors"]
+    assert error["loc"] == ["body", "price"] and "decimal string" in error["msg"]
+    typo = await admin_client.post("/api/products/", json={**base, "prise": "1.00"})
+    assert typo.status_code == 422 and typo.json()["errors"][0]["loc"] == ["body", "prise"]
+    created = await admin_client.post("/api/products/", json=base)
+    assert created.status_code == 201
+    # What a GET answered can be sent back as it is: read-only fields are dropped.
+    product = created.json()
+    replaced = await admin_client.put(
+        f"/api/products/{product['id']}/", json={**product, "name": "Stricter"}
+    )
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["name"] == "Stricter"
+
+
+async def test_an_id_past_64_bits_is_404_not_500(admin_client, client):
+    huge = "/api/products/99999999999999999999999/"
+    for method, kwargs in (("GET", {}), ("PATCH", {"json": {"name": "x"}}), ("DELETE", {})):
+        r = await admin_client.request(method, huge, **kwargs)
+        assert r.status_code == 404, (method, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+    assert (await client.get(huge)).status_code == 404
+    assert (await client.get(f"/api/products/{2**63 - 1}/")).status_code == 404

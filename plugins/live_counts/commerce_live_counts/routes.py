@@ -77,10 +77,9 @@ async def live_counts(websocket: WebSocket) -> None:
     `{"unsubscribe": [ids]}` stops following. A frame that is not JSON, not an object or
     names no known action gets `{"type": "error", "detail"}` and the socket stays open.
 
-    Figures are spaced out per socket (`LIVE_COUNTS_MIN_INTERVAL`, 0.25 s): a change after a
-    quiet moment is sent at once; changes within the interval are sent together at its end,
-    each product once, with its latest figure and seq (a figure a newer one replaced is not
-    sent: the newer one includes its change).
+    A figure is sent at once; figures of one product that pile up behind a busy socket are
+    merged into its latest (a figure a newer one replaced is not sent: the newer one includes
+    its change). `LIVE_COUNTS_MIN_INTERVAL` (default 0) spaces a socket's sends out further.
 
     Limits (settings `LIVE_COUNTS_*`): frames over `MAX_FRAME_BYTES` (16 KiB) close the socket
     with 1009; more than `FRAMES_PER_SECOND` (10, burst 30) frames a second are answered with

@@ -25,11 +25,13 @@ class LiveCountsSettings(SectionSettings):
     send_timeout: float = Field(10.0, gt=0)
     """LIVE_COUNTS_SEND_TIMEOUT: seconds one frame may wait for a client that reads nothing
     (its connection's buffers full) before the socket is closed with 1008."""
-    min_interval: float = Field(0.25, ge=0)
+    min_interval: float = Field(0.0, ge=0)
     """LIVE_COUNTS_MIN_INTERVAL: the shortest time between two sends of figures to one socket.
     A change after a quiet moment goes out at once; changes within the interval wait for its
-    end and go out together, each product once with its latest figure and seq, so a burst of
-    orders costs each socket a few writes, not one per order. 0 sends every figure."""
+    end and go out together, each product once with its latest figure and seq. 0 (the
+    default): every figure goes out at once, and only figures that pile up behind a busy
+    socket are merged. A throttle pays when many orders hit the same few products; it adds up
+    to the interval to the latency."""
     frames_per_second: float = Field(10.0, gt=0)
     """LIVE_COUNTS_FRAMES_PER_SECOND: client frames accepted per second per socket (with a
     burst of `LIVE_COUNTS_FRAME_BURST`); frames over it get an error frame and are ignored."""

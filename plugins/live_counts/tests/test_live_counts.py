@@ -231,23 +231,67 @@ async def test_an_order_of_many_followed_products_closes_no_healthy_listener(
         assert ws.close_code is None
 
 
-async def test_a_burst_of_changes_reaches_a_socket_as_its_latest_figure(
+async def test_a_burst_of_changes_ends_on_the_latest_figure_in_seq_order(
     socket_to, make_product, kernel
 ):
     p = await make_product()
     ws = await socket_to()
     snapshot = await subscribe(ws, p.id)
-    for version in range(1, 51):  # 50 changes at once: well within one send interval
-        await kernel.pubsub.publish_versioned(
-            CHANNEL, [Versioned(str(p.id), version, _frame(p.id, version))]
-        )
+    await kernel.pubsub.publish_versioned(
+        CHANNEL, [Versioned(str(p.id), v, _frame(p.id, v)) for v in range(1, 51)]
+    )
     frames = [await recv(ws)]
     while frames[-1]["sold"] != 50:
         frames.append(await recv(ws))
-    assert len(frames) <= 3, "a burst costs a socket a few writes, not one per change"
     seqs = [f["seq"] for f in frames]
     assert seqs == sorted(set(seqs)) and seqs[0] > snapshot["seq"]
+    assert [f["sold"] for f in frames] == sorted(f["sold"] for f in frames)
     assert await silent(ws)
+
+
+class _BlockedSocket:
+    """A socket whose first send blocks until released (a client busy reading)."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.release = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        if not self.sent:
+            self.sent.append(json.loads(text))
+            await self.release.wait()
+            return
+        self.sent.append(json.loads(text))
+
+
+async def test_figures_that_pile_up_behind_a_busy_socket_are_merged_into_the_latest(kernel):
+    from commerce_live_counts.hub import Connection
+    from commerce_live_counts.settings import LiveCountsSettings
+
+    socket_ = _BlockedSocket()
+    conn = Connection(socket_, kernel.section(LiveCountsSettings))  # type: ignore[arg-type]
+    conn.versions = {1: 0, 2: 0}
+    writer = asyncio.create_task(conn.write())
+    try:
+        conn.offer(1, 1, json.dumps({"product_id": 1, "sold": 1}))
+        await asyncio.sleep(0.01)  # the writer is now stuck sending it
+        for v in range(2, 300):  # more than the send queue: each replaces the previous
+            conn.offer(1, v, json.dumps({"product_id": 1, "sold": v}))
+            conn.offer(2, v, json.dumps({"product_id": 2, "sold": v}))
+        conn.offer(1, 5, json.dumps({"product_id": 1, "sold": 5}))  # older: dropped
+        assert len(conn.outbox) == 2 and not conn.ended.is_set()
+        socket_.release.set()
+        for _ in range(100):
+            if len(socket_.sent) == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert socket_.sent == [
+            {"product_id": 1, "sold": 1},
+            {"product_id": 1, "sold": 299},
+            {"product_id": 2, "sold": 299},
+        ]
+    finally:
+        writer.cancel()
 
 
 def _frame(product_id: int, sold: int) -> dict[str, Any]:

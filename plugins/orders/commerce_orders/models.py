@@ -27,6 +27,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_account_id_id", "account_id", "id"),
         Index("ix_orders_status_id", "status", "id"),
+        Index("ix_orders_created_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

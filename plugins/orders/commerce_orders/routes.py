@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from commerce_kernel.errors import UnprocessableEntity
+from commerce_kernel.errors import Forbidden, UnprocessableEntity
 from commerce_kernel.identity import admin, customer, signed_in
 from commerce_kernel.pagination import page_response
 from commerce_kernel.routing import Call, api_route, reply, routes_from
@@ -16,6 +16,12 @@ from commerce_orders.schemas import OrderListQuery, OrderOut, OrderPage, PlaceOr
 
 TAGS = ["orders"]
 MAX_KEY_LENGTH = 255
+IDEMPOTENCY_KEY = (
+    f"Makes retries safe: 1 to {MAX_KEY_LENGTH} printable characters, one per order you mean "
+    "to place, kept at least 24 hours per customer. A retry with the same key and body answers "
+    "200 with the order it placed; while the first request runs, 409 with `Retry-After`; the "
+    "same key with another body, 409. An invalid key is 422."
+)
 
 
 def _idempotency_key(call: Call) -> str | None:
@@ -44,13 +50,17 @@ def _idempotency_key(call: Call) -> str | None:
     status=201,
     summary="Place an order from the cart or from a list of items",
     tags=TAGS,
+    headers={"Idempotency-Key": IDEMPOTENCY_KEY},
     responses={
         200: "Idempotency-Key retry: the order this key already placed",
         201: "The order was placed",
         404: "An unknown or retired product",
         409: "Lines short of stock (`lines: [{product_id, requested, available}]`), an empty "
         "cart, an Idempotency-Key still in flight (with Retry-After) or reused with a "
-        "different body",
+        "different body, or a price adjustment that refused the order (a promotion code that "
+        "no longer applies: `code`, `reason`)",
+        422: "Invalid fields, an invalid Idempotency-Key header, or a total larger than an "
+        "order can record",
         503: "The database is unavailable or too busy; retry (Retry-After)",
     },
 )
@@ -80,14 +90,29 @@ async def place_order(call: Call) -> Any:
     response=OrderPage,
     summary="List orders: a customer's own, or (admin token) everyone's",
     tags=TAGS,
+    responses={
+        403: "A customer token with `customer_id` or `customer_email` (admin-only filters)",
+        404: "A page past the end of the results",
+        422: "An unknown status, or a timestamp that is not RFC 3339 with an offset",
+    },
 )
 async def list_orders(call: Call) -> Any:
-    """Newest first, paginated; `status` filters (admins use it to work through queues)."""
+    """Newest first, paginated. Every order carries its `customer` (`id`, `email`).
+    Filters combine: `status` (admins work through queues with it), `created_after`
+    (inclusive) and `created_before` (exclusive) for anyone's list; admins also filter by
+    customer with `customer_id` or `customer_email` (canonical form: `Alice@Example.COM`
+    finds `alice@example.com`). A customer's list is only ever their own orders: the
+    customer filters answer them 403."""
     q = call.query
+    if not call.is_admin and (q.customer_id is not None or q.customer_email is not None):
+        raise Forbidden("Only admins may filter orders by customer (customer_id, customer_email).")
     count, results = await service.list_orders(
         call.kernel,
-        account_id=None if call.is_admin else call.account_id,
+        account_id=q.customer_id if call.is_admin else call.account_id,
+        customer_email=q.customer_email,
         status=None if q.status is None else OrderStatus(q.status),
+        created_after=q.created_after,
+        created_before=q.created_before,
         offset=q.offset,
         limit=q.page_size,
     )
@@ -117,7 +142,8 @@ async def get_order(call: Call) -> Any:
     responses={
         204: "Cancelled: stock and sold counts given back; the order stays readable",
         404: "No such order, or not yours",
-        409: "The order can no longer be cancelled (by you)",
+        409: "Not cancellable by you (`status_now`, `allowed_from`): customers may cancel "
+        "only pending orders, admins pending or paid ones",
     },
 )
 async def cancel_order(call: Call) -> Any:
@@ -140,7 +166,8 @@ async def cancel_order(call: Call) -> Any:
     tags=TAGS,
     responses={
         404: "No such order",
-        409: "That move is not allowed from the order's current status",
+        409: "That move is not allowed from the order's current status "
+        "(`status_now`, `allowed_from`)",
         422: "Unknown status",
     },
 )

@@ -4,9 +4,10 @@ and moving them through their life cycle."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import cast
 
 from commerce_cart.api import (
@@ -17,13 +18,14 @@ from commerce_cart.api import (
     valid_id,
 )
 from commerce_catalog import api as catalog
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, Select, false, func, select, update
+from sqlalchemy.orm import joinedload
 
 from commerce_kernel import Kernel
 from commerce_kernel.db import rowcount, utcnow_seconds, with_retries
-from commerce_kernel.errors import Conflict, NotFound
-from commerce_kernel.money import format_money
+from commerce_kernel.errors import Conflict, NotFound, UnprocessableEntity
+from commerce_kernel.identity import Account
+from commerce_kernel.money import MAX_DIGITS, format_money, quantum
 from commerce_orders import hookspecs, idempotency, outbox
 from commerce_orders.models import MailOutboxRow, Order, OrderLine, OrderStatus
 from commerce_orders.schemas import AdjustmentData, OrderData, OrderWithAccount
@@ -59,6 +61,7 @@ def _timestamp(value: datetime) -> str:
 def order_out(
     order: Order,
     lines: Sequence[OrderLine | PricedLine],
+    customer_email: str,
     *,
     status: str | None = None,
     updated_at: datetime | None = None,
@@ -69,6 +72,7 @@ def order_out(
     return {
         "id": order.id,
         "status": order.status if status is None else status,
+        "customer": {"id": order.account_id, "email": customer_email},
         "items": [
             {
                 "product_id": line.product_id,
@@ -158,10 +162,7 @@ async def _place(
         products = await catalog.get_products(session, [p for p in wanted if valid_id(p)])
         missing = [p for p in wanted if p not in products or not products[p].is_active]
         if missing:
-            raise NotFound(
-                f"Product {', '.join(map(str, missing))} does not exist or is no longer sold.",
-                product_ids=missing,
-            )
+            raise NotFound(_missing_products(missing), product_ids=missing)
         shortfalls = await catalog.stock(kernel).allocate(session, list(wanted.items()))
         if shortfalls:
             raise Conflict("Not enough stock for some lines.", lines=shortfalls)
@@ -171,6 +172,14 @@ async def _place(
             for p, qty in wanted.items()
         ]
         totals = await compute_totals(kernel, session, account_id, priced, placing=True)
+        too_large = [line.line_total for line in priced] + [totals.subtotal, totals.total]
+        if any(abs(amount) >= MAX_AMOUNT for amount in too_large):
+            # The money columns hold 12 digits before the point: refuse, never round.
+            raise UnprocessableEntity(
+                f"The order comes to more than the largest amount an order can record "
+                f"({format_money(MAX_AMOUNT - quantum(totals.currency), totals.currency)}).",
+                errors=[{"loc": ["body", "items"], "msg": "the total is too large"}],
+            )
         now = utcnow_seconds()
         order = Order(
             account_id=account_id,
@@ -207,28 +216,53 @@ async def _place(
         if claim is not None:
             await idempotency.mark_done(session, claim, order.id)
         await session.flush()
-        out = order_out(order, priced)
-        await kernel.events.record(
-            session, hookspecs.order_placed, order=_with_account(out, account_id)
+        email = await session.scalar(select(Account.email).where(Account.id == account_id))
+        out = order_out(order, priced, email or "")
+        data = _with_account(out, account_id)
+        await kernel.hooks.call(
+            hookspecs.order_recording, kernel=kernel, session=session, order=data
         )
+        await kernel.events.record(session, hookspecs.order_placed, order=data)
         return out, mail.id
 
 
+def _missing_products(ids: Sequence[int]) -> str:
+    """The catalog's and the cart's wording: "Product 13 does not exist."."""
+    if len(ids) == 1:
+        return f"Product {ids[0]} does not exist."
+    return f"Products {', '.join(map(str, ids))} do not exist."
+
+
+MAX_AMOUNT = Decimal(10) ** MAX_DIGITS
+"""Amounts must stay below this: the money columns are Numeric(14, 2)."""
+
+
 # --- reading -----------------------------------------------------------------------------------
+
+
+def _orders_with_customers() -> Select[Order, str]:
+    """Orders with their lines and their customer's email, in one statement (the lines are
+    joined, so a page of orders costs one query however many orders and lines it has)."""
+    return (
+        select(Order, Account.email)
+        .join(Account, Account.id == Order.account_id)
+        .options(joinedload(Order.lines))
+    )
 
 
 async def get_order(kernel: Kernel, order_id: int, *, account_id: int | None = None) -> OrderData:
     """One order; with `account_id`, only if it is theirs (else 404, like a missing one)."""
     if not valid_id(order_id):
         raise NotFound(f"Order {order_id} does not exist.")
-    stmt = select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
+    stmt = _orders_with_customers().where(Order.id == order_id)
     if account_id is not None:
         stmt = stmt.where(Order.account_id == account_id)
     async with kernel.db.session() as session:
-        order = (await session.execute(stmt)).scalar_one_or_none()
-    if order is None:
+        row = (await session.execute(stmt)).unique().one_or_none()
+    if row is None:
         raise NotFound(f"Order {order_id} does not exist.")
-    return order_out(order, order.lines)
+    order, email = row
+    return order_out(order, order.lines, email)
 
 
 async def list_orders(
@@ -238,26 +272,37 @@ async def list_orders(
     status: OrderStatus | None,
     offset: int,
     limit: int,
+    customer_email: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> tuple[int, list[OrderData]]:
-    """Newest first; `account_id` None means every customer's (admins)."""
-    conditions = []
+    """Newest first: one count and one query. `account_id` None means every customer's
+    (admins); `customer_email` (canonical form) picks the account with that email;
+    `created_after` is inclusive and `created_before` exclusive (aware datetimes)."""
+    conditions: list[ColumnElement[bool]] = []
     if account_id is not None:
-        conditions.append(Order.account_id == account_id)
+        conditions.append(Order.account_id == account_id if valid_id(account_id) else false())
+    if customer_email is not None:
+        owner = select(Account.id).where(Account.email == customer_email).scalar_subquery()
+        conditions.append(Order.account_id == owner)
     if status is not None:
         conditions.append(Order.status == status.value)
+    if created_after is not None:
+        conditions.append(Order.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(Order.created_at < created_before)
     async with kernel.db.session() as session:
         count = await session.scalar(select(func.count()).select_from(Order).where(*conditions))
-        orders = (
+        rows = (
             await session.execute(
-                select(Order)
-                .options(selectinload(Order.lines))
+                _orders_with_customers()
                 .where(*conditions)
                 .order_by(Order.id.desc())
                 .offset(offset)
                 .limit(limit)
             )
-        ).scalars()
-        return int(count or 0), [order_out(o, o.lines) for o in orders]
+        ).unique()
+        return int(count or 0), [order_out(o, o.lines, email) for o, email in rows]
 
 
 # --- life cycle --------------------------------------------------------------------------------
@@ -267,20 +312,46 @@ class _Raced(Exception):
     """The status changed between reading and updating: decide again on the new one."""
 
 
+def _life_cycle_refusal(old: str, new: OrderStatus) -> str:
+    return f"An order that is {old} cannot become {new.value}."
+
+
+def _customer_cancel_refusal(old: str, new: OrderStatus) -> str:
+    # Not the life cycle's wording: an admin may still cancel a paid order.
+    return f"Customers may cancel only pending orders; this order is {old}."
+
+
 async def change_status(kernel: Kernel, order_id: int, new_status: OrderStatus) -> OrderData:
     """An admin moves an order along its life cycle (TRANSITIONS); anything else is 409."""
     allowed_from = frozenset(s for s, nexts in TRANSITIONS.items() if new_status in nexts)
-    return await _move(kernel, order_id, new_status, allowed_from, owner_id=None)
+    return await _move(
+        kernel, order_id, new_status, allowed_from, owner_id=None, refusal=_life_cycle_refusal
+    )
 
 
 async def cancel_order(
     kernel: Kernel, order_id: int, *, account_id: int, is_admin: bool
 ) -> OrderData:
     """Cancel: the owner while pending, an admin while pending or paid. Stock and sold
-    counts are given back exactly once (the status update is conditional)."""
-    allowed = ADMIN_MAY_CANCEL if is_admin else CUSTOMER_MAY_CANCEL
-    owner = None if is_admin else account_id
-    return await _move(kernel, order_id, S.CANCELLED, allowed, owner_id=owner)
+    counts are given back exactly once (the status update is conditional). A refusal (409)
+    names the rule that applies to the caller: the customer's, or the life cycle's."""
+    if is_admin:
+        return await _move(
+            kernel,
+            order_id,
+            S.CANCELLED,
+            ADMIN_MAY_CANCEL,
+            owner_id=None,
+            refusal=_life_cycle_refusal,
+        )
+    return await _move(
+        kernel,
+        order_id,
+        S.CANCELLED,
+        CUSTOMER_MAY_CANCEL,
+        owner_id=account_id,
+        refusal=_customer_cancel_refusal,
+    )
 
 
 async def _move(
@@ -289,24 +360,28 @@ async def _move(
     new: OrderStatus,
     allowed_from: frozenset[OrderStatus],
     owner_id: int | None,
+    refusal: Callable[[str, OrderStatus], str],
 ) -> OrderData:
     if not valid_id(order_id):
         raise NotFound(f"Order {order_id} does not exist.")
 
     async def attempt() -> tuple[OrderData, int]:
         async with kernel.db.transaction() as session:
-            stmt = select(Order).options(selectinload(Order.lines)).where(Order.id == order_id)
+            stmt = _orders_with_customers().where(Order.id == order_id)
             if owner_id is not None:
                 stmt = stmt.where(Order.account_id == owner_id)
-            order = (await session.execute(stmt)).scalar_one_or_none()
-            if order is None:
+            row = (await session.execute(stmt)).unique().one_or_none()
+            if row is None:
                 raise NotFound(f"Order {order_id} does not exist.")
+            order, email = row
             old = order.status
             if old not in allowed_from:
                 raise Conflict(
-                    f"An order that is {old} cannot become {new.value}.",
+                    refusal(old, new),
                     status_now=old,
                     requested=new.value,
+                    # The statuses this caller could have made that move from.
+                    allowed_from=[s.value for s in OrderStatus if s in allowed_from],
                 )
             now = utcnow_seconds()
             # Conditional on the status we read: of two concurrent moves only one matches,
@@ -337,11 +412,20 @@ async def _move(
             )
             session.add(mail)
             await session.flush()
-            out = order_out(order, order.lines, status=new.value, updated_at=now)
+            out = order_out(order, order.lines, email, status=new.value, updated_at=now)
+            data = _with_account(out, order.account_id)
+            await kernel.hooks.call(
+                hookspecs.order_status_changing,
+                kernel=kernel,
+                session=session,
+                order=data,
+                old_status=old,
+                new_status=new.value,
+            )
             await kernel.events.record(
                 session,
                 hookspecs.order_status_changed,
-                order=_with_account(out, order.account_id),
+                order=data,
                 old_status=old,
                 new_status=new.value,
             )

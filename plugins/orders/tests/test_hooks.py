@@ -189,3 +189,58 @@ async def test_a_durable_listener_gets_every_order_once_through_failures_and_dea
     (event_id,) = ledger.booked
     assert ledger.booked == {event_id: r.json()["id"]}
     assert ledger.tries == [event_id] * 3  # two failures, then delivered; same event id
+
+
+class InTransaction:
+    """A plugin that writes beside the order, inside its transaction (as promotions would)."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.refuse = refuse
+        self.moves: list[tuple[int, str, str]] = []
+
+    @hookimpl
+    async def order_recording(self, session: AsyncSession, order: OrderWithAccount) -> None:
+        # The order's own row is visible in its transaction, with the id to refer to.
+        found = await session.scalar(select(Order.id).where(Order.id == order["id"]))
+        assert found == order["id"]
+        session.add(MailOutboxRow(order_id=order["id"], kind="extra", data={}, attempts=0))
+        if self.refuse:
+            from commerce_kernel.errors import Conflict
+
+            raise Conflict("The extra step refused this order.")
+
+    @hookimpl
+    async def order_status_changing(
+        self, session: AsyncSession, order: OrderWithAccount, old_status: str, new_status: str
+    ) -> None:
+        self.moves.append((order["id"], old_status, new_status))
+
+
+async def test_in_transaction_hooks_commit_and_roll_back_with_the_order(
+    customer, make_product, listen, kernel
+):
+    p = await make_product(stock=5)
+    plugin = InTransaction()
+    listen(plugin)
+    r = await customer.client.post(
+        "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1}]}
+    )
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    async with kernel.db.session() as session:
+        kinds = (
+            await session.scalars(
+                select(MailOutboxRow.kind).where(MailOutboxRow.order_id == order_id)
+            )
+        ).all()
+    assert sorted(kinds) == ["extra", "order_placed"]
+    assert (await customer.client.delete(f"/api/orders/{order_id}/")).status_code == 204
+    assert plugin.moves == [(order_id, "pending", "cancelled")]
+
+    plugin.refuse = True
+    refused = await customer.client.post(
+        "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1}]}
+    )
+    assert refused.status_code == 409 and "extra step" in refused.json()["detail"]
+    async with kernel.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Order)) == 1  # rolled back

@@ -155,3 +155,21 @@ async def test_openapi_documents_orders(client):
     assert {"200", "201", "404", "409", "422"} <= set(post["responses"])
     assert "Idempotency-Key" in post["description"]
     assert "409" in doc["paths"]["/api/orders/{id}/"]["patch"]["responses"]
+
+
+async def test_a_total_past_what_the_money_columns_hold_is_refused_not_rounded(
+    customer, make_product, product_state
+):
+    p = await make_product(price="999999999999.99", stock=1_000_000)
+    r = await customer.client.post(
+        "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1_000_000}]}
+    )
+    assert r.status_code == 422, r.text
+    assert "largest amount" in r.json()["detail"]
+    assert await product_state(p.id) == (1_000_000, 0)  # nothing taken
+    ok = await customer.client.post(
+        "/api/orders/", json={"items": [{"product_id": p.id, "quantity": 1}]}
+    )
+    assert ok.status_code == 201 and ok.json()["total"] == "999999999999.99"
+    again = await customer.client.get(f"/api/orders/{ok.json()['id']}/")
+    assert again.json()["total"] == "999999999999.99"  # stored exactly
