@@ -229,11 +229,18 @@ async def test_admin_tokens_read_the_database_on_every_request(client, admin, st
 
 async def test_customer_state_is_reused_within_the_ttl(client, customer, state_reads):
     start = time.monotonic()
+    assert await status(client, "/api/revocation/customer/", customer.access_token) == 200
+    assert len(state_reads) == 1
+    # The sign-in's own announcement (it ended no session, but it is announced) reaches this
+    # process through Redis a moment later and drops the state once: let it arrive first.
+    await asyncio.sleep(0.2)
+    state_reads.clear()
     for _ in range(5):
         assert await status(client, "/api/revocation/customer/", customer.access_token) == 200
     elapsed = time.monotonic() - start
-    # One read per TTL window: a loaded machine may spread the five requests over two.
-    assert 1 <= len(state_reads) <= 1 + int(elapsed // TTL), (len(state_reads), elapsed)
+    # Reused: five requests, one read (after that announcement) plus one per TTL window a
+    # loaded machine may cross.
+    assert len(state_reads) <= 1 + int(elapsed // TTL), (len(state_reads), elapsed)
 
 
 async def test_a_change_made_outside_the_kernel_ends_a_customer_token_within_the_ttl(

@@ -59,11 +59,12 @@ class RedisPubSub(PubSub):
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._confirmed: dict[bytes, asyncio.Event] = {}
         self._publish_script = redis.register_script(_PUBLISH)
         self._sequence_script = redis.register_script(_SEQUENCE)
 
     async def start(self) -> None:
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self.redis.pubsub()
         self._reader = asyncio.create_task(self._read())
 
     async def stop(self) -> None:
@@ -100,8 +101,18 @@ class RedisPubSub(PubSub):
         return int(await self._sequence_script(keys=[f"{self.prefix}seq:{channel}"]))
 
     async def _listen(self, channel: str) -> None:
+        # SUBSCRIBE is not in force until Redis confirms it: a message published before then
+        # would be lost, so `subscribe()` returns once the confirmation came (or after 5 s).
+        name = (self.prefix + channel).encode()
+        confirmed = self._confirmed[name] = asyncio.Event()
         async with self._lock:
             await self._pubsub.subscribe(self.prefix + channel)
+        try:
+            await asyncio.wait_for(confirmed.wait(), 5)
+        except TimeoutError:
+            logger.warning("Redis did not confirm the subscription to %s within 5 s", channel)
+        finally:
+            self._confirmed.pop(name, None)
 
     async def _unlisten(self, channel: str) -> None:
         async with self._lock:
@@ -115,7 +126,14 @@ class RedisPubSub(PubSub):
                     await asyncio.sleep(0.05)
                     continue
                 msg = await self._pubsub.get_message(timeout=1.0)
-                if msg is None or msg.get("type") != "message":
+                if msg is None:
+                    continue
+                if msg.get("type") == "subscribe":
+                    confirmed = self._confirmed.get(msg["channel"])
+                    if confirmed is not None:
+                        confirmed.set()
+                    continue
+                if msg.get("type") != "message":
                     continue
                 channel = msg["channel"].decode()[len(self.prefix) :]
                 self._fan_out(channel, orjson.loads(msg["data"]))

@@ -194,10 +194,24 @@ async def smtp_server() -> AsyncIterator[SMTPSink]:
         await sink.stop()
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
-def spawn(deployment: Deployment) -> Iterator[Callable[..., ServerProcess]]:
+def spawn(
+    deployment: Deployment, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., ServerProcess]]:
     """`spawn("serve")` / `spawn("worker")`: real processes on this test's database and Redis.
-    Servers get a free port; every process is stopped after the test."""
+    Servers get a free port; every process is stopped after the test. When the test failed,
+    each process's output is printed (it shows in the report's captured teardown output)."""
     procs: list[ServerProcess] = []
     # Plugins handed over as modules (commerce_extra_plugins) cannot be named to a subprocess.
     installed = installed_plugins()
@@ -214,8 +228,13 @@ def spawn(deployment: Deployment) -> Iterator[Callable[..., ServerProcess]]:
         return p
 
     yield start
+    failed = request.node.stash.get(_CALL_FAILED, False)
     for p in procs:
         p.stop()
+        if failed:
+            args = p.proc.args if isinstance(p.proc.args, list) else [p.proc.args]
+            command = " ".join(str(a) for a in args[1:])
+            print(f"--- output of `commerce {command}` ---\n{p.output()[-20000:]}")
         with contextlib.suppress(OSError):
             p.log.unlink()
 
