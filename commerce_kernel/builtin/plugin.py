@@ -57,7 +57,7 @@ def tasks(kernel: Kernel) -> list[Task]:
 
 @hookimpl
 def cron_jobs(kernel: Kernel) -> list[CronJob]:
-    return [CronJob(REDELIVER, redeliver, second=30, timeout=120)]
+    return [CronJob(REDELIVER, redeliver, second=30)]
 
 
 @hookimpl

@@ -59,6 +59,8 @@ class CronJob:
     The calendar fields are arq's: `month` 1-12, `day` of the month 1-31, `weekday` 0-6
     (Monday is 0), `hour`, `minute`, `second` (default 0, so once a minute at most unless
     given). A monthly job: `CronJob("loyalty.expire", expire, day=1, hour=3, minute=0)`.
+    `timeout` counts towards the longest timeout of the deployment, like a task's: keep it
+    short (a job that has more to do leaves the rest for its next run).
     """
 
     name: str
@@ -70,7 +72,7 @@ class CronJob:
     minute: Moment = None
     second: Moment = 0
     run_at_startup: bool = False
-    timeout: float = 300.0
+    timeout: float = 60.0
 
     def matches(self, when: datetime) -> bool:
         return all(

@@ -44,7 +44,7 @@ from commerce_catalog.schemas import BulkStatus
 from commerce_catalog.service import representation
 from commerce_catalog.settings import CatalogSettings
 from commerce_kernel import Kernel
-from commerce_kernel.db import utcnow_seconds
+from commerce_kernel.db import rowcount, utcnow_seconds
 
 logger = logging.getLogger("commerce.catalog.bulk")
 
@@ -88,6 +88,8 @@ async def create_job(
             )
         )
         await session.flush()
+        if not prepared.chunks:  # a header and no rows: finished as it starts
+            await _record_finished(kernel, session, job_id)
         table = BulkJobChunk.metadata.tables[BulkJobChunk.__tablename__]
         step = 20
         for start in range(0, len(prepared.chunks), step):
@@ -331,10 +333,24 @@ async def finish_if_complete(kernel: Kernel, job_id: str) -> None:
     # One conditional statement: of several chunks finishing at once, exactly one flips it.
     pending = exists().where(BulkJobChunk.job_id == job_id, BulkJobChunk.status != "done")
     async with kernel.db.transaction() as session:
-        await session.execute(
+        flipped = await session.execute(
             update(BulkJob)
             .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")), ~pending)
             .values(status="succeeded", finished_at=utcnow_seconds())
+        )
+        if rowcount(flipped):
+            await _record_finished(kernel, session, job_id)
+
+
+async def _record_finished(kernel: Kernel, session: AsyncSession, job_id: str) -> None:
+    """`bulk_upload_finished`, recorded in the transaction that settled the job (so it is
+    announced exactly when that commits, once per job); not built when nobody listens."""
+    if not kernel.events.listened(hookspecs.bulk_upload_finished):
+        return
+    status = await _status(session, job_id)
+    if status is not None:
+        await kernel.events.record(
+            session, hookspecs.bulk_upload_finished, job=status.model_dump(mode="json")
         )
 
 
@@ -350,11 +366,13 @@ async def fail_chunk(kernel: Kernel, job_id: str, seq: int, reason: str) -> None
             )
             .values(status="failed", finished_at=utcnow_seconds())
         )
-        await session.execute(
+        failed = await session.execute(
             update(BulkJob)
             .where(BulkJob.id == job_id, BulkJob.status.in_(("queued", "running")))
             .values(status="failed", error=reason[:2000], finished_at=utcnow_seconds())
         )
+        if rowcount(failed):
+            await _record_finished(kernel, session, job_id)
 
 
 # --- status -----------------------------------------------------------------------------
@@ -362,49 +380,53 @@ async def fail_chunk(kernel: Kernel, job_id: str, seq: int, reason: str) -> None
 
 async def job_status(kernel: Kernel, job_id: str) -> BulkStatus | None:
     async with kernel.db.session() as session:
-        job = await session.get(BulkJob, job_id)
-        if job is None:
-            return None
-        sums = (
-            await session.execute(
-                select(
-                    func.coalesce(func.sum(BulkJobChunk.processed), 0),
-                    func.coalesce(func.sum(BulkJobChunk.created), 0),
-                    func.coalesce(func.sum(BulkJobChunk.updated), 0),
-                    func.coalesce(func.sum(BulkJobChunk.failed), 0),
-                ).where(BulkJobChunk.job_id == job_id, BulkJobChunk.status == "done")
+        return await _status(session, job_id)
+
+
+async def _status(session: AsyncSession, job_id: str) -> BulkStatus | None:
+    job = await session.get(BulkJob, job_id)
+    if job is None:
+        return None
+    sums = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(BulkJobChunk.processed), 0),
+                func.coalesce(func.sum(BulkJobChunk.created), 0),
+                func.coalesce(func.sum(BulkJobChunk.updated), 0),
+                func.coalesce(func.sum(BulkJobChunk.failed), 0),
+            ).where(BulkJobChunk.job_id == job_id, BulkJobChunk.status == "done")
+        )
+    ).one()
+    errors: list[dict[str, Any]] = []
+    truncated = False
+    if job.error:
+        errors.append(_error(None, None, None, job.error))
+    failing = (
+        await session.execute(
+            select(BulkJobChunk.seq)
+            .where(
+                BulkJobChunk.job_id == job_id,
+                BulkJobChunk.status == "done",
+                BulkJobChunk.failed > 0,
             )
-        ).one()
-        errors: list[dict[str, Any]] = []
-        truncated = False
-        if job.error:
-            errors.append(_error(None, None, None, job.error))
-        failing = (
+            .order_by(BulkJobChunk.seq)
+        )
+    ).scalars()
+    for seq in failing.all():
+        if len(errors) >= ERRORS_SHOWN:
+            truncated = True
+            break
+        text = (
             await session.execute(
-                select(BulkJobChunk.seq)
-                .where(
-                    BulkJobChunk.job_id == job_id,
-                    BulkJobChunk.status == "done",
-                    BulkJobChunk.failed > 0,
+                select(BulkJobChunk.errors).where(
+                    BulkJobChunk.job_id == job_id, BulkJobChunk.seq == seq
                 )
-                .order_by(BulkJobChunk.seq)
             )
-        ).scalars()
-        for seq in failing.all():
-            if len(errors) >= ERRORS_SHOWN:
-                truncated = True
-                break
-            text = (
-                await session.execute(
-                    select(BulkJobChunk.errors).where(
-                        BulkJobChunk.job_id == job_id, BulkJobChunk.seq == seq
-                    )
-                )
-            ).scalar_one()
-            items = json.loads(text or "[]")
-            room = ERRORS_SHOWN - len(errors)
-            truncated = len(items) > room
-            errors.extend(items[:room])
+        ).scalar_one()
+        items = json.loads(text or "[]")
+        room = ERRORS_SHOWN - len(errors)
+        truncated = len(items) > room
+        errors.extend(items[:room])
     processed, created, updated, failed = (int(v) for v in sums)
     return BulkStatus.model_validate(
         {

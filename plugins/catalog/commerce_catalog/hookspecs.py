@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from commerce_kernel import Compose, hookspec
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from commerce_catalog.schemas import ProductData, SoldCount
@@ -65,3 +67,12 @@ async def product_updated(
 async def product_retired(kernel: Kernel, event_id: str, product: ProductData) -> None:
     """A product was retired (DELETE; after commit). It stays in the database, inactive.
     An after-commit event, like `product_created`."""
+
+
+@hookspec(Compose.BROADCAST, isolate=True)
+async def bulk_upload_finished(kernel: Kernel, event_id: str, job: dict[str, Any]) -> None:
+    """A bulk upload job settled: `succeeded` (every chunk applied; rows may still have
+    failed, see `failed` and `errors`) or `failed` (a chunk kept failing). `job` is the job as
+    `GET /api/products/bulk/{job_id}/` shows it. Recorded in the transaction that settled the
+    job, so it is announced once per job, when that commits. An after-commit event, like
+    `product_created`."""

@@ -312,6 +312,44 @@ async def test_bulk_changes_fire_product_hooks(admin_client, kernel, listen):
     assert seen == [("created", "H-1", "1.00"), ("updated", "H-1", ["price"])]
 
 
+async def test_a_finished_job_is_announced_once_as_its_status_shows_it(
+    admin_client, kernel, listen, chunk_rows
+):
+    seen = []
+
+    class Listener:
+        @hookimpl
+        async def bulk_upload_finished(self, kernel, event_id, job):
+            seen.append((event_id, job))
+
+    listen(Listener())
+    chunk_rows(3)  # three chunks finishing on their own: the last one settles the job
+    status = await finished(admin_client, kernel, await upload(admin_client, CSV.encode()))
+    await finished(admin_client, kernel, await upload(admin_client, b"sku,name\n"))
+    assert [job for _, job in seen] == [
+        status,
+        {
+            **status,
+            "job_id": seen[1][1]["job_id"],
+            "total": 0,
+            "processed": 0,
+            "created": 0,
+            "failed": 0,
+            "errors": [],
+        },
+    ]
+    assert len({event_id for event_id, _ in seen}) == 2
+
+    seen.clear()
+    job_id = await bulk.create_job(kernel, io.BytesIO(CSV.encode()), filename="p.csv")
+    await bulk.fail_chunk(kernel, job_id, 0, "chunk 0 failed: OperationalError")
+    await kernel.queue.drain()
+    await bulk.fail_chunk(kernel, job_id, 1, "chunk 1 failed: OperationalError")
+    [(_, job)] = seen
+    assert job["job_id"] == job_id and job["status"] == "failed"
+    assert "OperationalError" in job["errors"][0]["message"]
+
+
 async def test_bulk_rename_is_searchable_and_stock_feed_keeps_search(admin_client, kernel):
     await finished(admin_client, kernel, await upload(admin_client, CSV.encode()))
     feed = b"sku,stock,name\nA-1,1,Apple\nA-2,2,Plantain\n"
