@@ -13,11 +13,15 @@ Rules (also in the OpenAPI description of the endpoint):
 - Every chunk's rows, counters, errors and `done` mark are written in one transaction, so a
   task killed midway leaves nothing behind and its retry starts over; a retry of a done
   chunk does nothing. Chunks of one job never share a SKU, so they run in parallel safely.
+- Limits: at most CATALOG_BULK_MAX_ROWS data rows (413, nothing stored); the file is read
+  twice as a stream (never whole) and its chunks stored a few at a time; of each chunk's
+  errors the first ERRORS_KEPT_PER_CHUNK are stored, then one counting the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import uuid
@@ -34,8 +38,9 @@ from commerce_catalog.bulk_files import (
     COLUMNS,
     FileError,
     RowResult,
+    chunks,
     detect_format,
-    prepare,
+    scan,
     sku_of,
     validate_row,
 )
@@ -49,7 +54,8 @@ from commerce_kernel.db import rowcount, utcnow_seconds
 logger = logging.getLogger("commerce.catalog.bulk")
 
 CHUNK_TASK = "catalog.bulk_chunk"
-ERRORS_SHOWN = 1000
+ERRORS_SHOWN = 1000  # in a job's status
+ERRORS_KEPT_PER_CHUNK = 100  # stored per chunk; `failed` counts every failed row
 
 
 # --- creating a job ---------------------------------------------------------------------
@@ -69,36 +75,38 @@ async def create_job(
     if not head.strip():
         raise FileError("The file is empty.")
     fmt = detect_format(head, filename, content_type)
-    chunk_rows = kernel.section(CatalogSettings).catalog_bulk_chunk_rows
-    prepared = await asyncio.to_thread(prepare, file, fmt, chunk_rows)
+    settings = kernel.section(CatalogSettings)
+    scanned = await asyncio.to_thread(scan, file, fmt, settings.catalog_bulk_max_rows)
+    file.seek(0)
+    pieces = chunks(file, scanned, settings.catalog_bulk_chunk_rows)
     job_id = uuid.uuid4().hex
     stamp = utcnow_seconds()
+    seq = 0
+    table = BulkJobChunk.metadata.tables[BulkJobChunk.__tablename__]
     async with kernel.db.transaction() as session:
-        session.add(
-            BulkJob(
-                id=job_id,
-                status="queued" if prepared.chunks else "succeeded",
-                source=filename[:255],
-                file_format=fmt,
-                total=prepared.total,
-                chunks=len(prepared.chunks),
-                account_id=account_id,
-                created_at=stamp,
-                finished_at=None if prepared.chunks else stamp,
-            )
+        job = BulkJob(
+            id=job_id,
+            status="queued" if scanned.total else "succeeded",
+            source=filename[:255],
+            file_format=fmt,
+            total=scanned.total,
+            chunks=0,
+            account_id=account_id,
+            created_at=stamp,
+            finished_at=None if scanned.total else stamp,
         )
+        session.add(job)
         await session.flush()
-        if not prepared.chunks:  # a header and no rows: finished as it starts
+        if not scanned.total:  # a header and no rows: finished as it starts
             await _record_finished(kernel, session, job_id)
-        table = BulkJobChunk.metadata.tables[BulkJobChunk.__tablename__]
-        step = 20
-        for start in range(0, len(prepared.chunks), step):
+        # Cut and stored a few chunks at a time: the file is never held whole.
+        while batch := await asyncio.to_thread(list, itertools.islice(pieces, 20)):
             await session.execute(
                 insert(table),
                 [
                     {
                         "job_id": job_id,
-                        "seq": seq,
+                        "seq": seq + i,
                         "status": "pending",
                         "size": size,
                         "rows": data.decode(),
@@ -107,10 +115,12 @@ async def create_job(
                         "updated": 0,
                         "failed": 0,
                     }
-                    for seq, (size, data) in enumerate(prepared.chunks[start : start + step], start)
+                    for i, (size, data) in enumerate(batch)
                 ],
             )
-    await enqueue_chunks(kernel, job_id, range(len(prepared.chunks)))
+            seq += len(batch)
+        job.chunks = seq
+    await enqueue_chunks(kernel, job_id, range(seq))
     return job_id
 
 
@@ -298,11 +308,32 @@ async def run_chunk(kernel: Kernel, job_id: str, seq: int) -> None:
             chunk.created = len(outcome.created)
             chunk.updated = len(outcome.updated)
             chunk.failed = outcome.failed_rows
-            chunk.errors = orjson.dumps(outcome.errors).decode() if outcome.errors else None
+            chunk.errors = _stored_errors(outcome.errors, entries)
             chunk.rows = None  # applied: the copy is no longer needed
             chunk.finished_at = utcnow_seconds()
             await _record_changes(kernel, session, outcome)
     await finish_if_complete(kernel, job_id)
+
+
+def _stored_errors(errors: list[dict[str, Any]], entries: list[list[Any]]) -> str | None:
+    """The chunk's errors as kept: the first `ERRORS_KEPT_PER_CHUNK`, then one saying how
+    many more there were (so a file of bad rows stores little whatever its size)."""
+    if not errors:
+        return None
+    kept = errors[:ERRORS_KEPT_PER_CHUNK]
+    if len(errors) > len(kept):
+        first, last = entries[0][0], entries[-1][0]
+        more = len(errors) - len(kept)
+        kept.append(
+            _error(
+                None,
+                None,
+                None,
+                f"{more} more errors in rows {first}-{last} are not listed "
+                f"(at most {ERRORS_KEPT_PER_CHUNK} are kept per {len(entries)} rows)",
+            )
+        )
+    return orjson.dumps(kept).decode()
 
 
 async def _record_changes(kernel: Kernel, session: AsyncSession, outcome: ChunkOutcome) -> None:

@@ -9,12 +9,14 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import IO, Any
 
+import ijson
 import orjson
 
 from commerce_catalog.schemas import normalize_description, normalize_name, normalize_sku
-from commerce_kernel.errors import UnprocessableEntity
+from commerce_kernel.errors import PayloadTooLarge, UnprocessableEntity
 from commerce_kernel.money import parse_money
 
 COLUMNS = ("sku", "name", "description", "price", "stock", "is_active")
@@ -106,6 +108,23 @@ def _csv_records(reader: Any) -> Iterator[ParsedRow]:
         yield ParsedRow(number, values)
 
 
+def _plain(value: Any) -> Any:
+    # The streaming parser reads a JSON number with a fraction or exponent as an exact
+    # Decimal: whole ones become ints, the others their decimal text (a price stays exact).
+    # Nested values too, and integers past 64 bits as text: the chunk is stored as JSON.
+    if isinstance(value, Decimal):
+        value = (
+            int(value) if value.is_finite() and value == value.to_integral_value() else str(value)
+        )
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
 def _object(number: int, item: Any) -> ParsedRow:
     if not isinstance(item, dict):
         return ParsedRow(number, None, "each row must be a JSON object")
@@ -113,8 +132,19 @@ def _object(number: int, item: Any) -> ParsedRow:
     for key, value in item.items():
         name = str(key).strip().lower()
         if name in COLUMNS and value is not None:
-            values[name] = value
+            values[name] = _plain(value)
     return ParsedRow(number, values)
+
+
+def _json_rows(file: IO[bytes]) -> Iterator[ParsedRow]:
+    """The items of a JSON array, read as a stream (never the whole file at once)."""
+    number = 0
+    try:
+        for item in ijson.items(file, "item"):
+            number += 1
+            yield _object(number, item)
+    except ijson.JSONError as exc:
+        raise FileError(f"The file is not valid JSON: {exc}") from None
 
 
 def _jsonl_rows(file: IO[bytes]) -> Iterator[ParsedRow]:
@@ -141,14 +171,7 @@ def read_rows(file: IO[bytes], fmt: str) -> Iterator[ParsedRow]:
     """The data rows of an upload, numbered from 1 (a CSV header is not counted)."""
     try:
         if fmt == "json":
-            try:
-                items = orjson.loads(file.read())
-            except orjson.JSONDecodeError as exc:
-                raise FileError(f"The file is not valid JSON: {exc}") from None
-            if not isinstance(items, list):
-                raise FileError("A JSON body must be an array of product objects.")
-            for number, item in enumerate(items, 1):
-                yield _object(number, item)
+            yield from _json_rows(file)
         elif fmt == "jsonl":
             yield from _jsonl_rows(file)
         else:
@@ -167,36 +190,46 @@ def sku_of(values: dict[str, Any] | None) -> str | None:
 
 
 @dataclass
-class PreparedFile:
+class Scanned:
+    """The first pass over a file: its data rows and the last row of every SKU."""
+
     format: str
     total: int = 0
-    chunks: list[tuple[int, bytes]] = field(default_factory=list)  # (rows, JSON)
+    last: dict[str, int] = field(default_factory=dict)
 
 
-def prepare(file: IO[bytes], fmt: str, chunk_rows: int) -> PreparedFile:
-    """Two passes over the file: find the last row of every SKU, then cut stored chunks.
-    Runs in a thread (it is CPU work)."""
-    last: dict[str, int] = {}
-    total = 0
+def scan(file: IO[bytes], fmt: str, max_rows: int) -> Scanned:
+    """Read the whole file once as a stream: refuse it (nothing stored) if it cannot be
+    read or has more than `max_rows` data rows; note where each SKU last appears. Memory
+    grows with the number of distinct SKUs, not with the file. Runs in a thread."""
+    out = Scanned(fmt)
     for parsed in read_rows(file, fmt):
-        total += 1
+        out.total += 1
+        if out.total > max_rows:
+            raise PayloadTooLarge(
+                f"The file has more than {max_rows} data rows (CATALOG_BULK_MAX_ROWS): "
+                "split it into several uploads."
+            )
         sku = sku_of(parsed.values)
         if sku is not None:
-            last[sku] = parsed.row
-    file.seek(0)
-    out = PreparedFile(fmt, total)
+            out.last[sku] = parsed.row
+    return out
+
+
+def chunks(file: IO[bytes], scanned: Scanned, chunk_rows: int) -> Iterator[tuple[int, bytes]]:
+    """The second pass: the stored chunks, `(rows, JSON)` each, cut as the file is read
+    (each row marked with the later row of its SKU that supersedes it, if any)."""
     batch: list[list[Any]] = []
-    for parsed in read_rows(file, fmt):
+    for parsed in read_rows(file, scanned.format):
         sku = sku_of(parsed.values)
-        winner = last.get(sku) if sku is not None else None
+        winner = scanned.last.get(sku) if sku is not None else None
         superseded = winner if winner is not None and winner != parsed.row else None
         batch.append([parsed.row, parsed.values, superseded, parsed.problem])
         if len(batch) >= chunk_rows:
-            out.chunks.append((len(batch), orjson.dumps(batch)))
+            yield len(batch), orjson.dumps(batch)
             batch = []
     if batch:
-        out.chunks.append((len(batch), orjson.dumps(batch)))
-    return out
+        yield len(batch), orjson.dumps(batch)
 
 
 @dataclass

@@ -132,7 +132,11 @@ _ROW_RULES = (
     '"", stock 0, is_active true), existing ones keep their value; `name` and `price` are '
     "required for a new product. The format is detected from the content (`[` JSON array, "
     "`{` JSON lines, else CSV with a header row, UTF-8). Uploading the same file again "
-    "changes nothing (`created` 0, `updated` 0)."
+    "changes nothing (`created` 0, `updated` 0). Limits: the body at most "
+    "BULK_UPLOAD_MAX_BYTES (50 MiB), at most CATALOG_BULK_MAX_ROWS data rows (1,000,000); "
+    "the file is read as a stream. Of each chunk of CATALOG_BULK_CHUNK_ROWS rows the first "
+    "100 errors are kept (then one saying how many more), and the status lists the first "
+    "1000 (`errors_truncated`); `failed` counts every failed row."
 )
 
 _UPLOAD_SCHEMA = {
@@ -146,17 +150,19 @@ _UPLOAD_SCHEMA = {
     },
     "required": ["file"],
 }
+# Each key's expected value, not its JSON Schema `type`: the upload is taken as a file and a
+# row with a wrong value (or no sku) is a failed row of the job, never a refused upload.
 _ROW_SCHEMA = {
-    "type": "object",
     "properties": {
-        "sku": {"type": "string"},
-        "name": {"type": "string"},
-        "description": {"type": "string"},
-        "price": {"type": "string", "examples": ["19.99"]},
-        "stock": {"type": "integer", "minimum": 0},
-        "is_active": {"type": "boolean"},
+        "sku": {"description": "a string (required: a row without one fails)"},
+        "name": {"description": "a string"},
+        "description": {"description": "a string"},
+        "price": {"description": 'a decimal string such as "19.99"'},
+        "stock": {"description": "a whole number, 0 or more"},
+        "is_active": {"description": "true or false"},
     },
-    "required": ["sku"],
+    "description": "A product row, an object; an invalid one (not an object, no sku, a wrong "
+    "value) is reported in the job's `errors` while the other rows are stored.",
 }
 # The file as the whole body (`format: binary`, so generated clients take a file).
 _LINES_SCHEMA = {
@@ -185,7 +191,8 @@ _CSV_SCHEMA = {"type": "string", "format": "binary", "description": "CSV with a 
     responses={
         202: "Accepted: poll `status_url`",
         400: "Malformed multipart body, or an invalid `Content-Length`",
-        413: "Larger than BULK_UPLOAD_MAX_BYTES",
+        413: "Larger than BULK_UPLOAD_MAX_BYTES, or more data rows than CATALOG_BULK_MAX_ROWS "
+        "(nothing is queued)",
         415: f"Another Content-Type than {upload.ACCEPTED}, or none (`Accept-Post` lists them)",
         422: "A multipart body without a file in `file`, or a file that cannot be read (empty, "
         "not UTF-8, no sku column, invalid JSON): nothing is queued",

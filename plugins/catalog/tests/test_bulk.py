@@ -213,6 +213,62 @@ async def test_too_large_upload_is_413(admin_client, kernel, monkeypatch):
     assert await product_count(kernel) == 0
 
 
+async def job_count(kernel):
+    async with kernel.db.session() as session:
+        return (await session.execute(select(func.count()).select_from(BulkJob))).scalar_one()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "json"])
+async def test_more_rows_than_the_limit_is_413_and_stores_nothing(
+    admin_client, kernel, monkeypatch, fmt
+):
+    monkeypatch.setattr(kernel.section(CatalogSettings), "catalog_bulk_max_rows", 5)
+
+    def file(n):
+        rows = [{"sku": f"L-{i}", "name": "x", "price": "1.00"} for i in range(n)]
+        return {
+            "csv": ("sku,name,price\n" + "".join(f"L-{i},x,1.00\n" for i in range(n))).encode(),
+            "jsonl": b"\n".join(json.dumps(r).encode() for r in rows),
+            "json": json.dumps(rows).encode(),
+        }[fmt]
+
+    r = await admin_client.post(
+        "/api/products/bulk_upload/", files={"file": (f"p.{fmt}", file(6), "text/plain")}
+    )
+    assert r.status_code == 413, r.text
+    assert "CATALOG_BULK_MAX_ROWS" in r.json()["detail"]
+    assert (await job_count(kernel), await product_count(kernel)) == (0, 0)
+    # At the limit it is taken.
+    status = await finished(admin_client, kernel, await upload(admin_client, file(5)))
+    assert (status["total"], status["created"]) == (5, 5)
+
+
+async def test_a_chunk_keeps_its_first_errors_and_counts_the_rest(admin_client, kernel):
+    bad = "sku,name,price\n" + "".join(f"E-{i},x,nope\n" for i in range(250)) + "E-OK,x,1.00\n"
+    status = await finished(admin_client, kernel, await upload(admin_client, bad.encode()))
+    assert (status["total"], status["failed"], status["created"]) == (251, 250, 1)
+    kept, summary = status["errors"][:-1], status["errors"][-1]
+    assert [e["row"] for e in kept] == list(range(1, bulk.ERRORS_KEPT_PER_CHUNK + 1))
+    assert summary["row"] is None
+    assert summary["message"].startswith("150 more errors in rows 1-251 are not listed")
+
+
+async def test_json_numbers_stay_exact(admin_client, kernel):
+    body = (
+        b'[{"sku": "N-1", "name": "Exact", "price": 19.99, "stock": 3.0},'
+        b' {"sku": "N-2", "name": "Half", "price": 1.5, "stock": 1.5}]'
+    )
+    r = await admin_client.post(
+        "/api/products/bulk_upload/", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 202, r.text
+    status = await finished(admin_client, kernel, r.json())
+    assert (status["created"], status["failed"]) == (1, 1)
+    assert [(e["sku"], e["field"]) for e in status["errors"]] == [("N-2", "stock")]
+    product = (await admin_client.get("/api/products/?search=exact")).json()["results"][0]
+    assert (product["price"], product["stock"]) == ("19.99", 3)
+
+
 async def test_progress_grows_chunk_by_chunk(kernel, chunk_rows, monkeypatch):
     chunk_rows(10)
     content = "sku,name,price\n" + "".join(f"G-{i},Good {i},1.00\n" for i in range(45))
