@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -121,23 +122,89 @@ def create_engine(
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
     if is_mysql(url):
         kwargs.update(
+            # Not a ping per checkout: `_ping_if_idle` pings a connection that sat idle.
+            pool_pre_ping=False,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=timeout,
             pool_recycle=1800,
             isolation_level="READ COMMITTED",
             connect_args={"connect_timeout": max(1, int(timeout))},
+            # Handed back connections are reset by `_rollback_if_open` instead.
+            pool_reset_on_return=None,
         )
     else:
         kwargs["connect_args"] = {"timeout": timeout}
     engine = create_async_engine(url, **kwargs)
+    if is_mysql(url):
+        pool = engine.sync_engine.pool
+        event.listen(pool, "reset", _rollback_if_open)
+        event.listen(engine.sync_engine, "begin", _note_transaction(True))
+        event.listen(engine.sync_engine, "commit", _note_transaction(False))
+        event.listen(engine.sync_engine, "rollback", _note_transaction(False))
+        event.listen(pool, "checkin", _note_idle)
+        event.listen(pool, "checkout", _ping_if_idle(engine.dialect))
     if url.get_backend_name() == "sqlite":
         path = sqlite_file(url)
         if path is not None:
             event.listen(engine.sync_engine, "do_connect", _owner_only_file(path))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
+
+
+def _rollback_if_open(dbapi_connection: Any, record: Any, state: Any) -> None:
+    """A connection handed back to the pool is rolled back unless SQLAlchemy ended its last
+    transaction itself (`_note_transaction`: a session's close rolls back before it hands the
+    connection back, and the pool's own reset would send a second ROLLBACK every time) and
+    the server reports none open. Both are needed: after a plain SELECT the server reports no
+    transaction, yet the read's one holds its tables' metadata locks until it ends."""
+    if state.terminate_only or not state.asyncio_safe:
+        return  # being closed, or not from the event loop: no I/O here
+    info = getattr(record, "info", None) or {}
+    driver = getattr(dbapi_connection, "_connection", None)
+    status = getattr(driver, "get_transaction_status", None)
+    if info.get(_IN_TRANSACTION, True) or status is None or status():
+        dbapi_connection.rollback()
+
+
+_IN_TRANSACTION = "commerce_in_transaction"
+
+
+def _note_transaction(in_transaction: bool) -> Callable[..., None]:
+    def note(conn: Any, *_args: Any) -> None:
+        with contextlib.suppress(Exception):  # a connection already invalidated
+            conn.connection.info[_IN_TRANSACTION] = in_transaction
+
+    return note
+
+
+# A pooled connection idle longer than this is pinged before use (a busy one is not).
+PING_AFTER_IDLE = 1.0
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Any) -> Callable[..., None]:
+    """The pool's pre-ping, for idle connections only: under load a connection handed back
+    a moment ago is used as it is (the ping would double the round trips of a one-query
+    request), while one that sat idle, through a database restart say, is pinged and, dead,
+    replaced before anything is sent on it. A connection that dies while in use fails its
+    request (503) and SQLAlchemy then drops every connection pooled before it."""
+
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another (a fresh one).
+            raise DisconnectionError(f"the pooled connection is gone: {exc}") from exc
+
+    return check
 
 
 def sqlite_file(url: URL) -> str | None:
@@ -170,9 +237,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN so two writers never deadlock upgrading a read lock.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+# The execution option that marks a connection that only reads (`Database.session()`,
+# `Database.reader`); every other one may write.
+READS_ONLY = "commerce_reads_only"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A writer takes the write lock at BEGIN, so two writers never deadlock upgrading a read
+    # lock (a deferred transaction that reads and then writes fails at once, SQLITE_BUSY,
+    # if another writer committed meanwhile). A reader's deferred BEGIN only pins a
+    # snapshot: in WAL it neither waits for the writer nor holds it up.
+    reads_only = conn.get_execution_options().get(READS_ONLY, False)
+    conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -286,22 +362,28 @@ class Database:
     def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
         self.url = database_url
         self.engine = create_engine(database_url, **engine_kwargs)
-        self.sessions = create_session_factory(self.engine)
+        # The engine for connections that only read (on SQLite they take no write lock).
+        self.reader = self.engine.execution_options(**{READS_ONLY: True})
+        self.sessions = create_session_factory(self.reader)
+        self.writers = create_session_factory(self.engine)
 
     @property
     def is_mysql(self) -> bool:
         return is_mysql(self.engine)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+    async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session with no transaction of its own, for reads (on SQLite a reader never
+        waits for the writer). `write=True` for one that writes and commits itself: on
+        SQLite it takes the write lock at its first statement, as `transaction()` does."""
+        async with (self.writers if write else self.sessions)() as session:
             yield session
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session inside one transaction: committed on success, rolled back on error.
         What was registered with `after_commit(session, ...)` runs once it has committed."""
-        async with self.sessions() as session:
+        async with self.writers() as session:
             async with session.begin():
                 yield session
             await run_after_commit(session)

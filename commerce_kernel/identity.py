@@ -474,9 +474,10 @@ def _announce_changes(session: Session) -> None:
     changes: _Changes | None = session.info.pop(_PENDING, None)
     if changes is None:
         return
-    engine = getattr(session.bind, "engine", None)
+    # By pool: a session may be bound to the engine with other execution options.
+    pool = getattr(session.bind, "pool", None)
     for states in list(_LIVE):
-        if states.engine is engine:
+        if states.engine.pool is pool:
             states.changed(changes)
 
 
@@ -555,7 +556,7 @@ class TokenStates:
     async def _load(self, principal: Principal, now: float) -> tuple[_AccountState | None, bool]:
         generation = self._generation
         row: Any
-        async with self.kernel.db.engine.connect() as conn:
+        async with self.kernel.db.reader.connect() as conn:
             if principal.family is None:
                 row = (
                     await conn.execute(_ACCOUNT_STATE, {"account_id": principal.account_id})

@@ -26,7 +26,8 @@ class RefreshIn(Body):
     responses={401: "Invalid, expired or reused refresh token"},
 )
 async def refresh(call: Call) -> TokenPair:
-    async with call.kernel.db.session() as session:
+    # Not `transaction()`: a reused token's family is revoked (committed) before the 401.
+    async with call.kernel.db.session(write=True) as session:
         pair = await call.kernel.tokens.rotate(session, call.body.refresh_token)
         await session.commit()
     return pair

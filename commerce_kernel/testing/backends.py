@@ -31,6 +31,20 @@ def backend_urls() -> tuple[str | None, str | None]:
     ) or None
 
 
+@dataclass(frozen=True)
+class Backend:
+    """The servers test deployments run on: a MariaDB/MySQL server URL (None: a SQLite file
+    per deployment) and a Redis URL (None: in-process queue and pub/sub)."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    @classmethod
+    def from_environment(cls) -> Backend:
+        """`COMMERCE_TEST_DATABASE_URL` and `COMMERCE_TEST_REDIS_URL`, the run's backend."""
+        return cls(*backend_urls())
+
+
 @dataclass
 class TestDatabase:
     """A throwaway database: a SQLite file or a fresh MariaDB database."""
@@ -39,8 +53,9 @@ class TestDatabase:
     drop: Callable[[], Awaitable[None]] | None = None
 
 
-async def create_test_database(tmpdir: Path) -> TestDatabase:
-    server, _ = backend_urls()
+async def create_test_database(tmpdir: Path, backend: Backend | None = None) -> TestDatabase:
+    """A fresh database on the backend's server (default: the run's), or a SQLite file."""
+    server = (backend or Backend.from_environment()).database_url
     if not server:
         return TestDatabase(f"sqlite:///{tmpdir / f'test{next(_counter)}.db'}")
     name = f"ck_test_{os.getpid()}_{next(_counter)}_{uuid.uuid4().hex[:6]}"

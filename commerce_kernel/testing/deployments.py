@@ -20,8 +20,8 @@ from commerce_kernel.migrations_runner import upgrade
 from commerce_kernel.plugins import load_plugins
 from commerce_kernel.settings import Settings
 from commerce_kernel.testing.backends import (
+    Backend,
     TestDatabase,
-    backend_urls,
     create_test_database,
     deployment_env,
 )
@@ -43,6 +43,7 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     app: Starlette | None = None
     tables: set[str] = field(default_factory=set)  # what the migrations created
+    backend: Backend = field(default_factory=Backend)  # the servers it runs on
 
     async def clean(self) -> None:
         """Empty every table (not the schema) and Redis, so each test starts blank."""
@@ -72,14 +73,23 @@ class Deployments:
         self.items: dict[tuple[Any, ...], Deployment] = {}
 
     async def get(
-        self, plugins: Sequence[str], overrides: dict[str, str], extra_plugins: Sequence[Any]
+        self,
+        plugins: Sequence[str],
+        overrides: dict[str, str],
+        extra_plugins: Sequence[Any],
+        backend: Backend | None = None,
     ) -> Deployment:
-        key = (tuple(plugins), tuple(sorted(overrides.items())), tuple(map(id, extra_plugins)))
+        backend = backend or Backend.from_environment()
+        key = (
+            tuple(plugins),
+            tuple(sorted(overrides.items())),
+            tuple(map(id, extra_plugins)),
+            backend,
+        )
         if key in self.items:
             return self.items[key]
-        database = await create_test_database(self.tmpdir)
-        _, redis_url = backend_urls()
-        env = deployment_env(database.url, redis_url, overrides)
+        database = await create_test_database(self.tmpdir, backend)
+        env = deployment_env(database.url, backend.redis_url, overrides)
         settings = Settings(**{k.lower(): v for k, v in env.items()})  # type: ignore[arg-type]
         names = ["kernel", *plugins, *[m.plugin.name for m in extra_plugins]]
         loaded = load_plugins(names, (), extra_plugins)
@@ -95,13 +105,16 @@ class Deployments:
         # Cron jobs would fire at wall-clock times in the middle of tests; tests call the
         # job functions (or spawn a worker) when they mean to.
         await kernel.start(run_cron=False)
-        dep = Deployment(kernel, database, env, app, tables)
+        dep = Deployment(kernel, database, env, app, tables, backend)
         self.items[key] = dep
         return dep
 
-    async def close(self) -> None:
-        for dep in self.items.values():
+    async def close(self, backend: Backend | None = None) -> None:
+        """Stop the deployments (only those on `backend` when given) and drop their databases."""
+        for key, dep in list(self.items.items()):
+            if backend is not None and dep.backend != backend:
+                continue
+            del self.items[key]
             await dep.kernel.stop()
             if dep.database.drop is not None:
                 await dep.database.drop()
-        self.items.clear()

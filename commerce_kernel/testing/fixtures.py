@@ -26,12 +26,14 @@ from commerce_kernel.events import redeliver
 from commerce_kernel.kernel import Kernel
 from commerce_kernel.plugins import installed_plugins, with_requirements
 from commerce_kernel.tasks import TaskContext
-from commerce_kernel.testing.backends import backend_urls, free_port
+from commerce_kernel.testing.backends import Backend, backend_urls, free_port
+from commerce_kernel.testing.browser import launched_browser
 from commerce_kernel.testing.clients import SignedIn, client_of, sign_in
 from commerce_kernel.testing.deployments import Deployment, Deployments
 from commerce_kernel.testing.processes import ServerProcess, start_process
 from commerce_kernel.testing.servers import serve_app
 from commerce_kernel.testing.smtp import SMTPSink
+from commerce_kernel.testing.statements import record_statements
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +54,16 @@ def commerce_settings() -> dict[str, str]:
     return {}
 
 
+@pytest.fixture(scope="session")
+def commerce_backend() -> Backend:
+    """The servers deployments run on: by default the run's (`COMMERCE_TEST_DATABASE_URL`,
+    `COMMERCE_TEST_REDIS_URL`). Override it in a conftest to run a directory's tests on other
+    servers (private ones a fault test may stop and start); spawned processes get its URLs
+    too. An override that stops its servers at the end first closes the deployments on them:
+    `await _commerce_deployments.close(backend)`."""
+    return Backend.from_environment()
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def _commerce_deployments() -> AsyncIterator[Deployments]:
     tmp = Path(tempfile.mkdtemp(prefix="commerce-test-"))
@@ -69,12 +81,14 @@ async def deployment(
     commerce_plugins: list[str],
     commerce_settings: dict[str, str],
     commerce_extra_plugins: list[ModuleType],
+    commerce_backend: Backend,
 ) -> AsyncIterator[Deployment]:
     """A migrated, started deployment of the chosen plugins; emptied after each test."""
     dep = await _commerce_deployments.get(
         with_requirements(commerce_plugins, commerce_extra_plugins),
         commerce_settings,
         commerce_extra_plugins,
+        commerce_backend,
     )
     try:
         yield dep
@@ -169,6 +183,14 @@ def redeliver_events(kernel: Kernel) -> Callable[[], Awaitable[int]]:
 
 
 @pytest.fixture
+def sql_statements(kernel: Kernel) -> Callable[[], contextlib.AbstractContextManager[list[str]]]:
+    """`with sql_statements() as seen: await client.get(...)`: the SQL statements the
+    request sent (in this task: not those of background work it started), COMMIT and
+    ROLLBACK included, to hold a hot path to its round trips."""
+    return lambda: record_statements(kernel.db.engine)
+
+
+@pytest.fixture
 def listen(kernel: Kernel) -> Iterator[Callable[[object], None]]:
     """`listen(obj)`: register an object's `@hookimpl` methods as a plugin for this test
     only (a listener that records what a hook was called with); removed afterwards."""
@@ -239,11 +261,31 @@ def spawn(
             p.log.unlink()
 
 
+@pytest.fixture
+def multiprocess(kernel: Kernel) -> None:
+    """Request it to skip a test unless the run has MariaDB + Redis: several real `commerce
+    serve` processes (`spawn`) share no SQLite file and no in-process queue or pub/sub."""
+    if not kernel.settings.redis_url or kernel.settings.embedded:
+        pytest.skip(
+            "real `commerce serve` processes need MariaDB + Redis: set "
+            "COMMERCE_TEST_DATABASE_URL and COMMERCE_TEST_REDIS_URL"
+        )
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def live_server(deployment: Deployment) -> AsyncIterator[str]:
     """The app served by a real uvicorn in this event loop (for WebSocket clients): its URL."""
     async with serve_app(deployment.app) as url:
         yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """A headless chromium (Debian's, driven by Playwright) for this test: open a watched
+    page with `commerce_kernel.testing.open_page(browser, live_server)`. Skipped without the
+    browser, failed under `CI=true`."""
+    async with launched_browser() as launched:
+        yield launched
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -6,7 +6,6 @@ Content-Security-Policy, with no request leaving the machine."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,23 +16,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package (scripts/setup installs it)
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-# Before any page script runs (injected by the browser, so not itself subject to the CSP).
-RECORD_VIOLATIONS = """
-window.__cspViolations = [];
-document.addEventListener("securitypolicyviolation", (e) => {
-  window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
-});
-"""
+from commerce_kernel.testing import WatchedPage, open_page
 
 # The board as the owner reads it: rank, name, SKU, units sold, top to bottom.
 READ_BOARD = """() => [...document.querySelectorAll("#rows tr")].map((row) =>
@@ -51,39 +34,8 @@ LIVE_CSP = {
 }
 
 
-def _browser_or_skip() -> Any:
-    try:
-        from playwright.async_api import async_playwright
-    except ImportError:
-        missing = "the playwright package (requirements-dev.txt)"
-    else:
-        if CHROMIUM.exists():
-            return async_playwright
-        missing = f"{CHROMIUM} (Debian's chromium; scripts/setup installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the browser test needs {missing}")
-    pytest.skip(f"needs {missing}")
-
-
-class LivePage:
-    """The page under test and what it did: console lines, requests to other hosts."""
-
-    def __init__(self, page: Any, server: str) -> None:
-        self.page = page
-        self.server = urlsplit(server).netloc
-        self.console: list[str] = []
-        self.outside: list[str] = []
-        self.sockets: list[str] = []
-        page.on("console", lambda msg: self.console.append(f"{msg.type}: {msg.text}"))
-        page.on("pageerror", lambda exc: self.console.append(f"pageerror: {exc}"))
-        page.on("websocket", lambda ws: self.sockets.append(ws.url))
-
-    async def only_this_server(self, route: Any) -> None:
-        if urlsplit(route.request.url).netloc == self.server:
-            await route.continue_()
-        else:
-            self.outside.append(route.request.url)
-            await route.abort()
+class LivePage(WatchedPage):
+    """The /live/ page: the board as the owner reads it."""
 
     async def state_becomes(self, state: str) -> str:
         status = self.page.locator(f'#status[data-state="{state}"]')
@@ -115,45 +67,26 @@ class LivePage:
         )
         await self.page.screenshot(path=path, full_page=True)
 
-    async def text(self, selector: str) -> str:
-        return (await self.page.locator(selector).inner_text()).strip()
-
     async def assert_clean(self) -> None:
-        """No CSP violation, no script error, nothing fetched from another host."""
-        assert await self.page.evaluate("window.__cspViolations") == []
-        assert not [m for m in self.console if "Content Security Policy" in m], self.console
-        assert not [m for m in self.console if m.startswith(("error", "pageerror"))], self.console
-        assert self.outside == []
-        assert self.sockets and all(urlsplit(u).netloc == self.server for u in self.sockets)
+        await super().assert_clean()
+        assert self.sockets  # the page kept its figures live over its socket
 
 
 OpenLive = Callable[..., Awaitable[LivePage]]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def open_live(live_server: str) -> AsyncIterator[OpenLive]:
+@pytest.fixture
+def open_live(live_server: str, browser: Any) -> OpenLive:
     """`await open_live(before=...)`: a fresh browser page on `/live/` of the live server
     (`before(page)` runs first, to route its socket)."""
-    async_playwright = _browser_or_skip()
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        try:
 
-            async def open_page(before: Callable[[Any], Awaitable[None]] | None = None) -> LivePage:
-                context = await browser.new_context(viewport={"width": 1280, "height": 800})
-                page = await context.new_page()
-                live = LivePage(page, live_server)
-                await page.add_init_script(RECORD_VIOLATIONS)
-                await page.route("**/*", live.only_this_server)
-                if before is not None:
-                    await before(page)
-                response = await page.goto(f"{live_server}/live/", wait_until="load")
-                assert response is not None and response.status == 200
-                return live
+    async def open_live_page(before: Callable[[Any], Awaitable[None]] | None = None) -> LivePage:
+        live: LivePage = await open_page(browser, live_server, watch=LivePage, before=before)
+        response = await live.page.goto(f"{live_server}/live/", wait_until="load")
+        assert response is not None and response.status == 200
+        return live
 
-            yield open_page
-        finally:
-            await browser.close()
+    return open_live_page
 
 
 @pytest_asyncio.fixture(loop_scope="session")

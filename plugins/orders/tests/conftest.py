@@ -16,16 +16,6 @@ def commerce_plugins() -> list[str]:
 
 
 @pytest.fixture
-def multiprocess(kernel: Any) -> None:
-    """Skip unless the run has MariaDB + Redis (real server processes need both)."""
-    if not kernel.settings.redis_url or kernel.settings.embedded:
-        pytest.skip(
-            "real `commerce serve` processes need MariaDB + Redis: set "
-            "COMMERCE_TEST_DATABASE_URL and COMMERCE_TEST_REDIS_URL"
-        )
-
-
-@pytest.fixture
 def product_state(kernel: Any) -> Any:
     """`await product_state(pid)` → (stock, sold_count) as stored now."""
 

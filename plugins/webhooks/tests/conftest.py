@@ -49,16 +49,6 @@ def commerce_settings() -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def multiprocess(kernel: Any) -> None:
-    """Skip unless the run has MariaDB + Redis (real server processes need both)."""
-    if not kernel.settings.redis_url or kernel.settings.embedded:
-        pytest.skip(
-            "real `commerce serve` processes need MariaDB + Redis: set "
-            "COMMERCE_TEST_DATABASE_URL and COMMERCE_TEST_REDIS_URL"
-        )
-
-
 @dataclass
 class Receiver:
     """A third-party receiver: verifies each request with `standardwebhooks` (every secret
