@@ -255,7 +255,10 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-_DISCONNECT_MYSQL_CODES = {2002, 2003, 2006, 2013, 2055, 1927, 1053}
+# Cannot connect or lost the connection (2002, 2003, 2006, 2013, 2055), killed or shutting
+# down (1927, 1053), and the server taking no more connections (1040 too many, 1203 too many
+# for this user): the database cannot be reached for now, 503 with Retry-After.
+_DISCONNECT_MYSQL_CODES = {2002, 2003, 2006, 2013, 2055, 1927, 1053, 1040, 1203}
 
 
 def is_disconnect(exc: BaseException) -> bool:

@@ -47,6 +47,18 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+# Kept at WARNING whatever the level. SQLAlchemy's engine logger would, at DEBUG, write every
+# row it fetches, secrets stored for use (TOTP and webhook signing secrets) among them: SQL is
+# for an engine made with `echo=True` while debugging, never turned on by `LOG_LEVEL`.
+QUIET_LOGGERS = (
+    "uvicorn.access",
+    "arq.worker",
+    "aiosqlite",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr at `level`. Called by the commands that serve or work (`serve`,
     `worker`), never on import: an embedding application keeps its own logging."""
@@ -60,5 +72,5 @@ def configure_logging(level: str = "INFO") -> None:
     handler._commerce = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "arq.worker", "aiosqlite"):
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)

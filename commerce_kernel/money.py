@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
@@ -47,6 +48,9 @@ def parse_money(value: Any, currency: str = "USD", *, allow_negative: bool = Fal
         raise ValueError('must be a decimal string such as "19.99"') from None
     if not amount.is_finite():
         raise ValueError("must be a finite amount")
+    if abs(amount) >= Decimal(10) ** MAX_DIGITS:
+        # Before quantizing: a huge amount has more digits than the decimal context holds.
+        raise ValueError("is too large")
     digits = minor_digits(currency)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)
@@ -54,8 +58,8 @@ def parse_money(value: Any, currency: str = "USD", *, allow_negative: bool = Fal
         raise ValueError(f"has more than {digits} decimal places for {currency}")
     if amount < 0 and not allow_negative:
         raise ValueError("must not be negative")
-    if abs(amount) >= Decimal(10) ** MAX_DIGITS:
-        raise ValueError("is too large")
+    if amount == 0:
+        amount = abs(amount)  # "-0" is zero, never shown as "-0.00"
     return amount.quantize(quantum(currency))
 
 
@@ -69,7 +73,13 @@ def _validate(value: Any) -> Decimal:
     if isinstance(value, int | float) and not isinstance(value, bool):
         # JSON 19.99 arrives as a float that is not 19.99: amounts travel as strings.
         raise ValueError(f'must be a decimal string such as "19.99", not the JSON number {value!r}')
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        # As the schema's pattern says: no exponent ("1e3"), no spaces, no "NaN".
+        raise ValueError('must be a decimal string such as "19.99"')
     return parse_money(value)
+
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 
 Money = Annotated[

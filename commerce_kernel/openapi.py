@@ -97,6 +97,17 @@ class _Schemas:
         self.defs.update(schema.pop("$defs", {}))
         return schema
 
+    def fields(self, model: type[BaseModel]) -> dict[str, Any]:
+        """The schema of each field of `model` (by alias), as validation reads it."""
+        _, top = models_json_schema([(model, "validation")], ref_template=REF)
+        defs = top.get("$defs", {})
+        own = defs.pop(model.__name__, {})
+        self.defs.update(defs)
+        out: dict[str, Any] = {}
+        for name, schema in own.get("properties", {}).items():
+            out[name] = {k: v for k, v in schema.items() if k not in ("title", "description")}
+        return out
+
 
 def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary}
@@ -106,8 +117,10 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         op["tags"] = list(ep.tags)
     params = _path_params(ep.path)
     if ep.query is not None:
+        # The fields' constraints too (`ge`, `le`, `max_length`), not only their types.
+        fields = schemas.fields(ep.query)
         for name, field in ep.query.model_fields.items():
-            schema = schemas.ref(field.annotation or Any, "validation")
+            schema = fields.get(field.alias or name) or schemas.ref(field.annotation, "validation")
             param: dict[str, Any] = {
                 "name": field.alias or name,
                 "in": "query",

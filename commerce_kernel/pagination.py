@@ -12,6 +12,7 @@ from commerce_kernel.errors import NotFound
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 10**12
 
 T = TypeVar("T")
 
@@ -19,7 +20,8 @@ T = TypeVar("T")
 class PageQuery(BaseModel):
     """`?page=1&page_size=20`; sizes above 100 are clamped to 100."""
 
-    page: int = Field(1, ge=1, description="1-based page number")
+    # Bounded so the row offset fits the database's 64-bit integers.
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="1-based page number")
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, description="items per page (max 100)")
 
     @field_validator("page_size")

@@ -18,7 +18,14 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from commerce_kernel.errors import BadRequest, NotFound, PayloadTooLarge, invalid
+from commerce_kernel.bodies import control_character
+from commerce_kernel.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    UnprocessableEntity,
+    invalid,
+)
 from commerce_kernel.identity import Guard, Principal, public, resolve_guard, token_states
 
 if TYPE_CHECKING:
@@ -154,6 +161,10 @@ async def parse_json(request: Request, limit: int) -> Any:
     raw = await read_body(request, limit)
     if not raw.strip():
         return None
+    return _loads(raw)
+
+
+def _loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -171,6 +182,15 @@ def parse_query(request: Request, model: type[BaseModel]) -> Any:
     data: dict[str, Any] = {}
     for key in request.query_params:
         values = request.query_params.getlist(key)
+        for value in values:
+            ch = control_character(value)
+            if ch is not None:
+                # A NUL in a search would reach the database's text search as it is.
+                msg = f"must not contain control characters (U+{ord(ch):04X})"
+                raise UnprocessableEntity(
+                    "The request has invalid fields.",
+                    errors=[{"loc": ["query", key], "msg": msg, "type": "value_error"}],
+                )
         info = model.model_fields.get(key)
         many = info is not None and _is_list(info.annotation)
         data[key] = values if many else values[-1]
@@ -267,9 +287,9 @@ def _wrap(
             call.query = parse_query(request, endpoint.query)
         if endpoint.body is not None:
             limit = max_body or request.app.state.kernel.settings.max_request_bytes
-            data = await parse_json(request, limit)
-            if data is None:
-                data = {}
+            # Only an empty body reads as `{}`: a JSON `null` is not an object, and is refused.
+            raw = await read_body(request, limit)
+            data = _loads(raw) if raw.strip() else {}
             call.body = validate(endpoint.body, data, ("body",))
         try:
             result = await handler(call)

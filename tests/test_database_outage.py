@@ -96,3 +96,17 @@ async def test_database_loss_is_503_and_recovers(deployment):
     finally:
         await kernel.stop()
         await proxy.cut()
+
+
+@pytest.mark.parametrize("code", [1040, 1203])
+def test_a_server_taking_no_more_connections_is_a_503_not_a_500(code):
+    import pymysql
+    from sqlalchemy.exc import OperationalError
+
+    from commerce_kernel.db import is_disconnect
+
+    error = OperationalError("SELECT 1", {}, pymysql.err.OperationalError(code, "Too many"))
+    assert is_disconnect(error)
+    assert not is_disconnect(
+        OperationalError("SELECT 1", {}, pymysql.err.OperationalError(1064, "syntax"))
+    )

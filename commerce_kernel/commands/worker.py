@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from commerce_kernel.commands import Command
 from commerce_kernel.logging import configure_logging
-from commerce_kernel.tasks.redis import build_worker
+from commerce_kernel.tasks.redis import build_worker, run_worker
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -42,7 +42,7 @@ async def _work(args: argparse.Namespace, kernel: Kernel) -> None:
             kernel, burst=args.burst, with_cron=not args.no_cron, max_jobs=args.max_jobs
         )
         try:
-            await worker.async_run()
+            await run_worker(worker)
         except asyncio.CancelledError:
             pass  # SIGTERM/SIGINT: arq cancelled its loop and the running jobs
         finally:

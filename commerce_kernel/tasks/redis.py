@@ -4,12 +4,17 @@ processes (`build_worker`), with the same retry policy as the in-process runner.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from arq import Retry, Worker, cron, func
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from commerce_kernel.tasks import CronJob, RetryPolicy, Task, TaskContext, TaskQueue
 
@@ -91,14 +96,17 @@ def _arq_function(task: Task, policy: RetryPolicy) -> Any:
     )
 
 
-def _arq_cron(job: CronJob) -> Any:
+def _arq_cron(job: CronJob, queue_name: str = "commerce:queue") -> Any:
     async def run(ctx: dict[str, Any]) -> None:
         await job.func(TaskContext(ctx["kernel"], ctx.get("job_id", job.name), 1))
 
     run.__qualname__ = job.name
     return cron(
         run,
-        name=job.name,
+        # arq names a tick's job `<name>:<time>` under its global `arq:job:` keys: in this
+        # deployment's namespace, or two deployments on one Redis would share each tick and
+        # only one of them would run its job.
+        name=f"{queue_name}:{job.name}",
         month=job.month,
         day=job.day,
         weekday=job.weekday,
@@ -111,16 +119,30 @@ def _arq_cron(job: CronJob) -> Any:
     )
 
 
+class _Worker(Worker):
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq takes a job slot (its semaphore and job counter) before asking Redis whether
+        # the job may start, and keeps it when Redis fails right then: after a few such
+        # failures a worker would poll forever without starting anything. Give it back.
+        for job_id in job_ids:
+            try:
+                await super().start_jobs([job_id])
+            except (RedisError, OSError):
+                self.job_counter -= 1
+                self.sem.release()
+                raise
+
+
 def build_worker(
     kernel: Kernel, *, burst: bool = False, max_jobs: int = 10, with_cron: bool = False
 ) -> Worker:
     """An arq Worker running every enabled plugin's tasks (and cron jobs when asked)."""
     queue = kernel.queue
     assert isinstance(queue, ArqQueue), "a worker needs REDIS_URL"
-    return Worker(
+    return _Worker(
         [_arq_function(t, queue.policy) for t in queue.tasks.values()],
         queue_name=queue.queue_name,
-        cron_jobs=[_arq_cron(j) for j in queue.cron] if with_cron else None,
+        cron_jobs=[_arq_cron(j, queue.queue_name) for j in queue.cron] if with_cron else None,
         redis_pool=queue.redis,
         burst=burst,
         handle_signals=not burst,
@@ -129,6 +151,31 @@ def build_worker(
         keep_result=0,  # a finished job id may be queued again, as in-process
         poll_delay=0.05 if burst else 0.2,
     )
+
+
+logger = logging.getLogger("commerce.tasks")
+
+
+async def run_worker(worker: Worker, *, max_pause: float = 5.0) -> None:
+    """Run `worker` until it stops (a burst is done, a signal). Through a Redis outage it
+    waits and reads the queue again rather than exiting (arq alone dies with its first
+    failed poll): running jobs go on, and what a restarted Redis lost is for the sweeps
+    (`orders.requeue_mail`, `kernel.redeliver_events`) to queue again."""
+    pause = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            await worker.async_run()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            if time.monotonic() - started > 30:
+                pause = 0.5  # it ran a while: a new outage
+            logger.warning("worker lost Redis (%s); reading the queue again in %.1f s", exc, pause)
+        # As main_task, the pause is what arq's SIGTERM/SIGINT handler cancels.
+        waiting = asyncio.create_task(asyncio.sleep(pause))
+        worker.main_task = waiting
+        await waiting
+        pause = min(pause * 2, max_pause)
 
 
 def connect(redis_url: str, prefix: str = "commerce:") -> ArqRedis:

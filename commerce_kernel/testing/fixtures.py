@@ -100,6 +100,9 @@ async def deployment(
             await dep.kernel.queue.drain(timeout=90)
         finally:
             await dep.clean()
+            # A session holds many deployments: none keeps idle connections between its
+            # tests (a MariaDB server takes 151 by default, and spawned servers need theirs).
+            await dep.kernel.db.engine.dispose()
 
 
 @pytest.fixture

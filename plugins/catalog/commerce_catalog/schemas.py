@@ -13,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from commerce_kernel.bodies import Body
+from commerce_kernel.bodies import Body, Whole
 from commerce_kernel.errors import BadRequest
 from commerce_kernel.money import Money
 from commerce_kernel.pagination import Page, PageQuery
@@ -62,7 +62,8 @@ Sku = Annotated[
 ]
 Name = Annotated[str, AfterValidator(normalize_name), Field(examples=["Red T-shirt"])]
 Description = Annotated[str, AfterValidator(normalize_description)]
-Stock = Annotated[int, Field(ge=0, le=2_000_000_000, description="Units in stock")]
+# A whole number as JSON writes it: "1", 1.0 and true are refused, not coerced.
+Stock = Annotated[Whole, Field(ge=0, le=2_000_000_000, description="Units in stock")]
 
 
 class _Strict(Body):

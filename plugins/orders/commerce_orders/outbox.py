@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -87,6 +88,11 @@ def render(kernel: Kernel, row: MailOutboxRow, order: Order, email: str) -> Mail
     )
 
 
+# The send task's timeout; it stays under ORDERS_MAIL_LEASE_SECONDS (60 by default): a send
+# that overran its lease could meet a second sender that took the expired lease over.
+SEND_TIMEOUT = 45.0
+
+
 async def send(kernel: Kernel, row_id: int) -> bool:
     """Send one outbox row if nobody has (or is): True when this call sent it.
 
@@ -94,6 +100,8 @@ async def send(kernel: Kernel, row_id: int) -> bool:
     """
     settings = kernel.section(OrdersSettings)
     now = utcnow()
+    # Insisting on the record below stops before the lease ends or the task is cut off.
+    deadline = time.monotonic() + min(settings.mail_lease_seconds, SEND_TIMEOUT)
     async with kernel.db.transaction() as session:
         claimed = await session.execute(
             update(MailOutboxRow)
@@ -123,15 +131,21 @@ async def send(kernel: Kernel, row_id: int) -> bool:
     except Exception:
         await _set(kernel, row_id, lease_until=None)
         raise
-    # The message is out: recording that matters most, so insist a little before giving up
-    # (giving up leaves the lease to expire and the mail to be sent once more).
-    for attempt in range(5):
+    # The message is out: recording that matters most. Insist while the lease holds, through
+    # a database outage (giving up leaves the lease to expire and the mail to be sent again).
+    attempt = 0
+    while True:
         try:
             await _set(kernel, row_id, sent_at=utcnow(), lease_until=None)
             return True
         except Exception:
-            logger.warning("could not mark order mail %s sent (try %d)", row_id, attempt + 1)
-            await asyncio.sleep(0.2 * 2**attempt)
+            attempt += 1
+            pause = min(0.2 * 2 ** (attempt - 1), 2.0)
+            if time.monotonic() + pause > deadline - 1:
+                break
+            if attempt == 1:
+                logger.warning("could not mark order mail %s sent; retrying", row_id)
+            await asyncio.sleep(pause)
     logger.error("order mail %s was sent but could not be marked sent", row_id)
     return True
 

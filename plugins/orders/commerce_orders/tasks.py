@@ -19,9 +19,7 @@ async def purge_idempotency_keys(ctx: TaskContext) -> None:
     await idempotency.purge_expired(ctx.kernel)
 
 
-# The timeout stays under ORDERS_MAIL_LEASE_SECONDS (60): a send that overran its lease could
-# meet a second sender that took the expired lease over.
-TASKS = [Task(outbox.TASK, send_mail, max_tries=8, timeout=45)]
+TASKS = [Task(outbox.TASK, send_mail, max_tries=8, timeout=outbox.SEND_TIMEOUT)]
 
 CRON_JOBS = [
     CronJob("orders.requeue_mail", requeue_mail, second={0, 15, 30, 45}, timeout=60),

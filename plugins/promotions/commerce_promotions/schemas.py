@@ -75,10 +75,13 @@ class PromotionIn(_Strict):
     starts_at: When = Field(None, description="First moment it applies (none: already).")
     ends_at: When = Field(None, description="First moment it no longer applies (none: never).")
     usage_limit: int | None = Field(
-        None, ge=1, description="Orders that may carry it in total (none: unlimited)."
+        None, ge=1, le=MAX_ID, description="Orders that may carry it in total (none: unlimited)."
     )
     per_customer_limit: int | None = Field(
-        None, ge=1, description="Orders of one customer that may carry it (none: unlimited)."
+        None,
+        ge=1,
+        le=MAX_ID,
+        description="Orders of one customer that may carry it (none: unlimited).",
     )
     combinable: bool = Field(
         True,
@@ -125,8 +128,8 @@ class PromotionPatch(_Strict):
     minimum_subtotal: Money | None = None
     starts_at: When = None
     ends_at: When = None
-    usage_limit: int | None = Field(None, ge=1)
-    per_customer_limit: int | None = Field(None, ge=1)
+    usage_limit: int | None = Field(None, ge=1, le=MAX_ID)
+    per_customer_limit: int | None = Field(None, ge=1, le=MAX_ID)
     combinable: bool | None = None
     active: bool | None = None
 
