@@ -1,5 +1,6 @@
 import asyncio
 import time
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -83,6 +84,13 @@ async def test_both_google_issuer_forms_are_accepted(client, google, rsa_keys):
     assert (await google_login(client, id_token=short)).status_code == 201
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim this many seconds from the moment the test makes its token."""
+
+    seconds: int
+
+
 @pytest.mark.parametrize(
     "claims",
     [
@@ -90,9 +98,9 @@ async def test_both_google_issuer_forms_are_accepted(client, google, rsa_keys):
         {"aud": None},
         {"iss": "https://evil.example.com"},
         {"iss": None},
-        {"exp": int(time.time()) - 600, "iat": int(time.time()) - 4200},
+        {"exp": FromNow(-600), "iat": FromNow(-4200)},
         {"exp": None},
-        {"iat": int(time.time()) + 600},
+        {"iat": FromNow(600)},
         {"iat": None},
         {"email_verified": False},
         {"email_verified": None},
@@ -124,6 +132,8 @@ async def test_both_google_issuer_forms_are_accepted(client, google, rsa_keys):
     ],
 )
 async def test_bad_claims_are_refused(client, google, rsa_keys, kernel, claims):
+    now = int(time.time())  # when the token is made, not when the parameters were collected
+    claims = {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in claims.items()}
     r = await google_login(client, id_token=google.id_token(rsa_keys["key-1"], **claims))
     assert_refused(r)
     async with kernel.db.session() as session:
