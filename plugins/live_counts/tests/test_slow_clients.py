@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -50,16 +51,28 @@ async def test_a_stuck_client_is_closed_while_a_fast_one_keeps_receiving(live_se
     fast_product = followed[0]
     url = live_server.replace("http://", "ws://") + "/ws/live-counts/"
     # A client that reads nothing: a tiny receive buffer, and its library stops reading
-    # from the socket once one frame is waiting.
+    # from the socket once one frame is waiting. Without compression, so each round's
+    # figures take their full size in the server's buffers (compressed, a round of nearly
+    # identical frames is ~2 kB, and filling the kernel's 4 MB send buffer took longer than
+    # the loop on a slow machine).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect(("127.0.0.1", int(live_server.rsplit(":", 1)[1])))
-    async with connect(url, sock=sock, max_queue=1) as stuck, connect(url) as fast:
+    async with (
+        connect(url, sock=sock, max_queue=1, compression=None) as stuck,
+        connect(url) as fast,
+    ):
         await _subscribe(stuck, followed)
         await _subscribe(fast, [fast_product])
         hub = await hub_of(kernel)
         before = len(hub.connections)
-        for version in range(1, 1001):  # each round: 1,000 new figures (~70 kB) for the stuck one
+        # Each round: 1,000 new figures (~70 kB) for the stuck one. Here ~230 rounds fill the
+        # buffers (the kernel's grow to a few MB); the bound is time, not rounds, so a slow
+        # machine gets as long as it needs.
+        deadline = time.monotonic() + 120
+        version = 0
+        while time.monotonic() < deadline:
+            version += 1
             await kernel.pubsub.publish_versioned(
                 CHANNEL, [Versioned(str(p), version, _frame(p, version)) for p in followed]
             )
