@@ -58,6 +58,7 @@ from starlette.requests import HTTPConnection
 from commerce_kernel import hookspecs
 from commerce_kernel.db import Base, UTCDateTime, rowcount, utcnow
 from commerce_kernel.errors import Forbidden, Unauthorized
+from commerce_kernel.pubsub import GAP
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -537,10 +538,19 @@ class TokenStates:
             fresh = principal.is_admin
         self._ensure_listener()
         now = time.monotonic()
-        cached = None if fresh or not self._listening else self._cached(principal, now)
+        cached = None if fresh or not self._hearing() else self._cached(principal, now)
         if cached is None:
             cached = await self._load(principal, now)
         _refuse_ended(principal, *cached)
+
+    def _hearing(self) -> bool:
+        """Changes published by other processes reach this one now. While they do not (Redis
+        away, the subscription not yet confirmed), nothing is kept, and what was is dropped."""
+        if self._listening and self.kernel.pubsub.listening(TOKEN_STATES_CHANNEL):
+            return True
+        if self._accounts or self._families:
+            self.forget({"all": True})
+        return False
 
     def _cached(self, principal: Principal, now: float) -> tuple[_AccountState | None, bool] | None:
         entry = self._accounts.get(principal.account_id)
@@ -570,7 +580,7 @@ class TokenStates:
                 ).first()
         account = None if row is None else _AccountState(bool(row[0]), bool(row[1]), int(row[2]))
         live = principal.family is None or (row is not None and bool(row[3]) and not row[4])
-        if self.ttl > 0 and self._listening and generation == self._generation:
+        if self.ttl > 0 and generation == self._generation and self._hearing():
             if len(self._accounts) >= _MAX_ENTRIES or len(self._families) >= _MAX_ENTRIES:
                 self._accounts.clear()
                 self._families.clear()
@@ -625,11 +635,13 @@ class TokenStates:
 
     async def _listen(self) -> None:
         try:
-            async with self.kernel.pubsub.subscribe(TOKEN_STATES_CHANNEL) as sub:
+            async with self.kernel.pubsub.subscribe(TOKEN_STATES_CHANNEL, gaps=True) as sub:
                 self._listening = True
                 while True:
                     message = await sub.get()
-                    if isinstance(message, dict):
+                    if message is GAP:  # changes may have been missed meanwhile
+                        self.forget({"all": True})
+                    elif isinstance(message, dict):
                         self.forget(message)
         except asyncio.CancelledError:
             raise

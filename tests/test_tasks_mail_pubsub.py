@@ -11,8 +11,9 @@ import pytest
 
 from commerce_kernel import Plugin, hookimpl
 from commerce_kernel.mail import Mail, SMTPMailer
-from commerce_kernel.pubsub import Versioned
+from commerce_kernel.pubsub import GAP, Versioned
 from commerce_kernel.tasks import CronJob, GiveUp, Task
+from commerce_kernel.testing import cut_pubsub
 
 state: dict = {"calls": {}, "times": {}}
 
@@ -290,3 +291,35 @@ async def test_sequenced_messages_racing_from_two_processes_arrive_in_order(kern
         assert m["v"] > last.get(key, 0), "a key's versions only grow"
         last[key] = m["v"]
     assert last == {0: 198, 1: 199, 2: 200}
+
+
+async def test_a_lost_pubsub_connection_is_made_again_and_subscribers_told_of_the_gap(kernel):
+    if not kernel.settings.redis_url:
+        pytest.skip("a connection to lose needs Redis (the MariaDB + Redis run)")
+    ps = kernel.pubsub
+    async with ps.subscribe("cut", gaps=True) as told, ps.subscribe("cut") as untold:
+        assert ps.listening("cut")
+        await ps.publish("cut", {"n": 1})
+        assert await asyncio.wait_for(told.get(), 5) == {"n": 1}
+        assert await asyncio.wait_for(untold.get(), 5) == {"n": 1}
+        assert await cut_pubsub(kernel) == 1
+        # Subscribed again on a new connection: the gap comes first, then what is published.
+        assert await asyncio.wait_for(told.get(), 10) is GAP
+        assert ps.listening("cut")
+        await ps.publish("cut", {"n": 2})
+        assert await asyncio.wait_for(told.get(), 5) == {"n": 2}
+        assert await asyncio.wait_for(untold.get(), 5) == {"n": 2}  # no GAP for it
+        assert told.queue.empty() and untold.queue.empty()
+    assert not ps.listening("cut")
+
+
+async def test_a_subscriber_that_falls_behind_is_told_where_it_lost_messages(kernel):
+    async with kernel.pubsub.subscribe("flood", gaps=True) as sub:
+        for n in range(sub.queue.maxsize + 5):
+            sub.deliver({"n": n})
+        got = [await sub.get() for _ in range(sub.queue.qsize())]
+    # One GAP however many were dropped; the newest messages all kept, in order.
+    assert got.count(GAP) == 1
+    numbers = [m["n"] for m in got if m is not GAP]
+    assert numbers == sorted(numbers) and len(numbers) == sub.queue.maxsize - 1
+    assert numbers[-5:] == list(range(sub.queue.maxsize, sub.queue.maxsize + 5))

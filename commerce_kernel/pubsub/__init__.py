@@ -32,44 +32,86 @@ class Versioned:
     message: dict[str, Any]
 
 
+class Gap:
+    """What a subscription that asked for them (`subscribe(channel, gaps=True)`) receives in
+    place of messages that may have been lost: the connection to the broker was lost and made
+    again (nothing published meanwhile reached this process), or the subscriber fell more than
+    its queue behind. Everything after it arrives as usual. A subscriber that keeps state from
+    the messages reads it again from where it is stored. Compare with `is GAP`."""
+
+    def __repr__(self) -> str:
+        return "GAP"
+
+
+GAP = Gap()
+
+
 def sequence_start() -> int:
     """Where a new sequence starts: now, in microseconds since the epoch."""
     return time.time_ns() // 1000
 
 
 class Subscription:
-    """Messages of one channel for one subscriber, in order. Iterate it."""
+    """Messages of one channel for one subscriber, in order. Iterate it. With `gaps`, a `GAP`
+    stands where messages may have been lost (before it)."""
 
-    def __init__(self, channel: str, maxsize: int = 1000) -> None:
+    def __init__(self, channel: str, maxsize: int = 1000, *, gaps: bool = False) -> None:
         self.channel = channel
-        self.queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        self.gaps = gaps
+        self.queue: asyncio.Queue[Any] = asyncio.Queue(max(maxsize, 2))
+        self._gaps_queued = 0
 
     def deliver(self, message: Any) -> None:
-        try:
-            self.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        if self.queue.full():
             # A subscriber that cannot keep up loses the oldest message, never blocks others.
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()
-            self.queue.put_nowait(message)
+            self._drop_oldest()
+            if self.gaps and not self._gaps_queued:
+                self._drop_oldest()
+                self._put_gap()
+        self.queue.put_nowait(message)
+
+    def gap(self) -> None:
+        """Messages may have been lost here (a subscriber without `gaps` is not told)."""
+        if self.gaps:
+            if self.queue.full():
+                self._drop_oldest()
+            self._put_gap()
+
+    def _put_gap(self) -> None:
+        self.queue.put_nowait(GAP)
+        self._gaps_queued += 1
+
+    def _drop_oldest(self) -> None:
+        with contextlib.suppress(asyncio.QueueEmpty):
+            self._taken(self.queue.get_nowait())
+
+    def _taken(self, message: Any) -> Any:
+        if message is GAP:
+            self._gaps_queued -= 1
+        return message
 
     async def get(self) -> Any:
-        return await self.queue.get()
+        return self._taken(await self.queue.get())
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iter()
 
     async def _iter(self) -> AsyncIterator[Any]:
         while True:
-            yield await self.queue.get()
+            yield await self.get()
 
 
 class PubSub:
     """`await kernel.pubsub.publish(channel, data)`; `async with kernel.pubsub.subscribe(channel)
     as sub: data = await sub.get()`. Messages are JSON-compatible values.
 
+    Delivery is at most once: a message published while this process's connection to the
+    broker is down never arrives. `subscribe(channel, gaps=True)` is told where that may have
+    happened (a `GAP` in the stream), to read again what the lost messages would have changed.
+
     The base fans messages out to this process's subscribers; a backend that spans processes
-    overrides `publish` and the `_listen`/`_unlisten` pair, and calls `_fan_out` on arrival.
+    overrides `publish` and the `_listen`/`_unlisten` pair, calls `_fan_out` on arrival and
+    `_gap` after it subscribed again to a channel it had lost.
     """
 
     def __init__(self) -> None:
@@ -105,9 +147,15 @@ class PubSub:
         for sub in list(self._subs.get(channel, ())):
             sub.deliver(message)
 
+    def _gap(self, channel: str) -> None:
+        for sub in list(self._subs.get(channel, ())):
+            sub.gap()
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
-        sub = Subscription(channel)
+    async def subscribe(self, channel: str, *, gaps: bool = False) -> AsyncIterator[Subscription]:
+        """This process's subscription to `channel` while the block runs; with `gaps`, a `GAP`
+        marks where messages may have been lost (see the class)."""
+        sub = Subscription(channel, gaps=gaps)
         first = channel not in self._subs
         self._subs.setdefault(channel, set()).add(sub)
         if first:
@@ -128,8 +176,14 @@ class PubSub:
     async def _unlisten(self, channel: str) -> None:
         return None
 
+    def listening(self, channel: str) -> bool:
+        """Whether this process hears what is published on `channel` right now: subscribed,
+        and the connection to the broker is up (confirmed by it). While False, messages are
+        being lost (a subscriber with `gaps` gets a `GAP` once they are heard again)."""
+        return channel in self._subs
+
     async def ping(self) -> None:
         return None
 
 
-__all__ = ["PubSub", "Subscription", "Versioned", "sequence_start"]
+__all__ = ["GAP", "Gap", "PubSub", "Subscription", "Versioned", "sequence_start"]

@@ -60,6 +60,12 @@ class RedisPubSub(PubSub):
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._confirmed: dict[bytes, asyncio.Event] = {}
+        self._live: set[bytes] = set()
+        self._heard: set[bytes] = set()
+        """Channels whose subscription Redis confirmed on the current connection."""
+        self._broken = False
+        """The connection failed (or a subscribe did): the reader makes a new one."""
+        """Channels whose subscription Redis confirmed: a second confirmation is a gap."""
         self._publish_script = redis.register_script(_PUBLISH)
         self._sequence_script = redis.register_script(_SEQUENCE)
 
@@ -105,44 +111,99 @@ class RedisPubSub(PubSub):
         # would be lost, so `subscribe()` returns once the confirmation came (or after 5 s).
         name = (self.prefix + channel).encode()
         confirmed = self._confirmed[name] = asyncio.Event()
-        async with self._lock:
-            await self._pubsub.subscribe(self.prefix + channel)
         try:
+            async with self._lock:
+                await self._pubsub.subscribe(self.prefix + channel)
             await asyncio.wait_for(confirmed.wait(), 5)
         except TimeoutError:
             logger.warning("Redis did not confirm the subscription to %s within 5 s", channel)
+            self._live.add(name)  # the confirmation, when it comes, is a gap
+        except Exception as exc:
+            # Redis is away: the reader subscribes to every wanted channel once it is back,
+            # and that confirmation is a gap.
+            logger.warning("could not subscribe to %s yet (%s)", channel, exc)
+            self._live.add(name)
+            self._broken = True
         finally:
             self._confirmed.pop(name, None)
 
     async def _unlisten(self, channel: str) -> None:
+        name = (self.prefix + channel).encode()
+        self._live.discard(name)
+        self._heard.discard(name)
         async with self._lock:
             with contextlib.suppress(Exception):
                 await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _read(self) -> None:
+        """Read messages, and own the connection: when it fails, drop it and subscribe on a
+        new one to every channel still wanted. (Not redis-py's reconnect inside a read: left to
+        it, this reader stopped hearing after some Redis restarts, and a reconnect there may
+        race a concurrent subscribe; here every (re)connect holds the lock.)"""
         while True:
             try:
+                if self._broken:
+                    await self._reconnect()
+                    continue
                 if not self._pubsub.subscribed:
                     await asyncio.sleep(0.05)
                     continue
                 msg = await self._pubsub.get_message(timeout=1.0)
-                if msg is None:
-                    continue
-                if msg.get("type") == "subscribe":
-                    confirmed = self._confirmed.get(msg["channel"])
-                    if confirmed is not None:
-                        confirmed.set()
-                    continue
-                if msg.get("type") != "message":
-                    continue
-                channel = msg["channel"].decode()[len(self.prefix) :]
-                self._fan_out(channel, orjson.loads(msg["data"]))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Connection trouble: redis-py reconnects and resubscribes on the next read.
-                logger.warning("pub/sub read failed (%s); retrying", exc)
-                await asyncio.sleep(0.5)
+                self._broken = True
+                logger.warning("pub/sub connection lost (%s); reconnecting", exc)
+                await self._reconnect()
+                continue
+            if msg is not None:
+                self._arrived(msg)
+
+    def _arrived(self, msg: dict[str, Any]) -> None:
+        kind, name = msg.get("type"), msg.get("channel")
+        if not isinstance(name, bytes):
+            return
+        if kind == "subscribe":
+            confirmed = self._confirmed.get(name)
+            if confirmed is not None:
+                confirmed.set()
+            if name in self._live:  # subscribed again: what was published meanwhile is lost
+                self._gap(name.decode()[len(self.prefix) :])
+            self._live.add(name)
+            self._heard.add(name)
+        elif kind == "message":
+            try:
+                self._fan_out(name.decode()[len(self.prefix) :], orjson.loads(msg["data"]))
+            except Exception:
+                logger.exception("bad pub/sub message on %r", name)
+
+    async def _reconnect(self) -> None:
+        """A new connection subscribed to every wanted channel, retried until Redis answers;
+        each SUBSCRIBE's confirmation then tells that channel's subscribers of the gap."""
+        self._broken = True
+        pause = 0.1
+        while True:
+            async with self._lock:
+                old, self._pubsub = self._pubsub, self.redis.pubsub()
+                self._heard.clear()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(old.aclose(), 2)
+                wanted = [self.prefix + channel for channel in self._subs]
+                try:
+                    if wanted:
+                        await asyncio.wait_for(self._pubsub.subscribe(*wanted), 5)
+                    self._broken = False
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    logger.debug("pub/sub not back yet (%s)", exc)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+    def listening(self, channel: str) -> bool:
+        name = (self.prefix + channel).encode()
+        return not self._broken and name in self._heard
 
     async def ping(self) -> None:
         await self.redis.ping()

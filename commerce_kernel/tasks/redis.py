@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -178,8 +179,14 @@ async def run_worker(worker: Worker, *, max_pause: float = 5.0) -> None:
         pause = min(pause * 2, max_pause)
 
 
+def client_name(prefix: str) -> str:
+    """The name the deployment's connections give themselves (`CLIENT LIST` shows it): the
+    `REDIS_PREFIX` without its colon, spaces and the like replaced (a `client_name` in the
+    URL wins)."""
+    return re.sub(r"[^\w:.-]", "_", prefix.rstrip(":")) or "commerce"
+
+
 def connect(redis_url: str, prefix: str = "commerce:") -> ArqRedis:
     """The deployment's one Redis client (no connection is made until it is used)."""
-    return ArqRedis(
-        connection_pool=ConnectionPool.from_url(redis_url), default_queue_name=f"{prefix}queue"
-    )
+    pool = ConnectionPool.from_url(redis_url, client_name=client_name(prefix))
+    return ArqRedis(connection_pool=pool, default_queue_name=f"{prefix}queue")

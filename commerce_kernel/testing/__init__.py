@@ -15,6 +15,7 @@ from commerce_kernel.testing.backends import (
 from commerce_kernel.testing.browser import WatchedPage, launched_browser, open_page
 from commerce_kernel.testing.clients import SignedIn, client_of, sign_in
 from commerce_kernel.testing.deployments import CapturingMailer, Deployment
+from commerce_kernel.testing.faults import cut_pubsub
 from commerce_kernel.testing.processes import ServerProcess, start_process
 from commerce_kernel.testing.servers import serve_app
 from commerce_kernel.testing.smtp import SMTPSink
@@ -32,6 +33,7 @@ __all__ = [
     "backend_urls",
     "client_of",
     "create_test_database",
+    "cut_pubsub",
     "deployment_env",
     "free_port",
     "launched_browser",

@@ -6,6 +6,7 @@ and started again, the worker killed mid bulk upload and mid mail. Nothing lost,
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,8 @@ from commerce_catalog import bulk
 from commerce_catalog.models import Product
 from commerce_orders.models import IdempotencyKey, MailOutboxRow, Order
 from sqlalchemy import func, select
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from commerce_kernel.testing import Backend
 from tests.reliability.services import (
@@ -35,7 +38,7 @@ CLIENT_TIMEOUT = 30.0
 
 @pytest.fixture(scope="session")
 def commerce_plugins() -> list[str]:
-    return ["orders"]
+    return ["orders", "live_counts"]
 
 
 @pytest.fixture(scope="session")
@@ -177,11 +180,6 @@ async def test_a_server_killed_mid_load_loses_and_doubles_no_order(
     assert survivor.proc.poll() is None
 
 
-@pytest.mark.skip(
-    reason="not yet reliable (issue 12, open): in about 1 run of 4 a confirmation mail missed "
-    "the 90 s deadline after Redis returned, and a live counts socket added to this test "
-    "stopped hearing figures after the restart in 4 runs of 6; to run it, remove this mark"
-)
 async def test_orders_commit_through_a_redis_outage_and_each_mail_goes_once(
     kernel, services, spawn, make_product, order_state, smtp
 ):
@@ -190,7 +188,10 @@ async def test_orders_commit_through_a_redis_outage_and_each_mail_goes_once(
     servers = [spawn("serve"), spawn("serve")]
     worker = spawn("worker", env=smtp.settings)  # with the cron jobs: orders.requeue_mail
     urls = [s.url for s in servers]
-    async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT, limits=LIMITS) as http:
+    async with (
+        httpx.AsyncClient(timeout=CLIENT_TIMEOUT, limits=LIMITS) as http,
+        LiveCountsListener(servers[1].url, product.id) as live,
+    ):
         before = OrderLoad(http, urls, tokens, product.id)
         await before.run(n=40, concurrency=10)
         # The worker is up (its mail arrives) before the outage: a process started while
@@ -241,8 +242,57 @@ async def test_orders_commit_through_a_redis_outage_and_each_mail_goes_once(
     assert {n for n in copies.values()} == {1}, {i: n for i, n in copies.items() if n != 1}
     state = await order_state(product.id)
     assert (state["orders"], state["outbox"], state["sent"]) == (len(placed),) * 3
+    # The same socket, never reconnected, hears figures again once Redis is back, and ends
+    # on the stored figure (what was announced while Redis was away is caught up).
+    await until(lambda: live.sold == state["sold"], 30, f"the live count to reach {state['sold']}")
+    assert live.heard_after(back), "the live counts socket heard nothing after Redis returned"
+    assert live.seqs == sorted(live.seqs) and len(set(live.seqs)) == len(live.seqs)
+    assert live.closed is None, f"the live counts socket was closed: {live.closed}"
+    print(f"live counts: {len(live.seqs)} figures on one socket, ending at {live.sold}")
     assert worker.proc.poll() is None, "the worker died with Redis"
     assert all(s.proc.poll() is None for s in servers)
+
+
+class LiveCountsListener:
+    """One WebSocket client following one product's live count for the whole test."""
+
+    def __init__(self, base_url: str, product_id: int) -> None:
+        self.url = base_url.replace("http://", "ws://") + "/ws/live-counts/"
+        self.product_id = product_id
+        self.sold: int | None = None
+        self.seqs: list[int] = []
+        self.times: list[float] = []
+        self.closed: str | None = None
+
+    def heard_after(self, moment: float) -> bool:
+        return any(t > moment for t in self.times)
+
+    async def __aenter__(self) -> LiveCountsListener:
+        self._ws = await ws_connect(self.url, open_timeout=10)
+        await self._ws.send(json.dumps({"subscribe": [self.product_id]}))
+        snapshot = json.loads(await asyncio.wait_for(self._ws.recv(), 10))
+        self.sold = snapshot["counts"][str(self.product_id)]
+        self.seqs.append(snapshot["seq"])
+        self._reading = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self._ws:
+                frame = json.loads(raw)
+                if frame.get("type") == "sold_count" and frame["product_id"] == self.product_id:
+                    self.sold = frame["sold"]
+                    self.seqs.append(frame["seq"])
+                    self.times.append(time.monotonic())
+        except ConnectionClosed as exc:
+            self.closed = repr(exc)
+        else:
+            self.closed = "closed"
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._reading.cancel()
+        await asyncio.gather(self._reading, return_exceptions=True)
+        await self._ws.close()
 
 
 async def answer(http: httpx.AsyncClient, method: str, url: str, **kw: Any) -> httpx.Response:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from commerce_kernel.pubsub import GAP
 from commerce_live_counts import relay
 from commerce_live_counts.settings import LiveCountsSettings
 
@@ -31,6 +32,8 @@ logger = logging.getLogger("commerce.live_counts")
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
+
+_MAX_HELD = 10_000
 
 Update = tuple[int, str]
 """A product's version and its encoded `sold_count` frame."""
@@ -174,22 +177,27 @@ class Hub:
         self._subscription: contextlib.AbstractAsyncContextManager[Subscription] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._held: list[dict[str, Any]] | None = None
+        """While catching up after a gap: the messages that arrived meanwhile, in order."""
+        self._catching_up: asyncio.Task[None] | None = None
+        self._again = False
 
     async def start(self) -> None:
         async with self._lock:
             if self._pump is not None:
                 return
-            self._subscription = self.kernel.pubsub.subscribe(relay.CHANNEL)
+            self._subscription = self.kernel.pubsub.subscribe(relay.CHANNEL, gaps=True)
             sub = await self._subscription.__aenter__()
             self._pump = asyncio.create_task(self._run(sub), name="live_counts.hub")
 
     async def aclose(self) -> None:
         for conn in list(self.connections):
             conn.end(1001, "The server is going away.")
-        if self._pump is not None:
-            self._pump.cancel()
-            await asyncio.gather(self._pump, return_exceptions=True)
-            self._pump = None
+        for task in (self._pump, self._catching_up):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._pump = self._catching_up = None
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.__aexit__(None, None, None)
@@ -197,10 +205,53 @@ class Hub:
 
     async def _run(self, sub: Subscription) -> None:
         async for message in sub:
+            if message is GAP:
+                self._gap()
+            elif self._held is not None:
+                self._held.append(message)
+                if len(self._held) > _MAX_HELD:  # the next snapshot covers them
+                    self._held.clear()
+                    self._again = True
+            else:
+                self._dispatch_safely(message)
+
+    def _dispatch_safely(self, message: dict[str, Any]) -> None:
+        try:
+            self.dispatch(message)
+        except Exception:
+            logger.exception("could not fan out a live count: %r", message)
+
+    def _gap(self) -> None:
+        """Figures may have been published and lost (pub/sub was away): hold what arrives,
+        read every followed product's stored figure, offer those, then what was held."""
+        if self._held is None:
+            self._held = []
+        self._again = True
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.create_task(self._catch_up(), name="live_counts.catch_up")
+
+    async def _catch_up(self) -> None:
+        pause = 0.5
+        while self._again:
+            self._again = False
             try:
-                self.dispatch(message)
-            except Exception:
-                logger.exception("could not fan out a live count: %r", message)
+                seq, counts = await relay.snapshot(self.kernel, list(self.followers))
+            except Exception as exc:
+                logger.warning("live counts could not catch up yet: %s", exc)
+                self._again = True
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            # A stored figure includes every message up to `seq`; what was held and is newer
+            # goes out after it, in seq order (older versions are dropped by each socket).
+            held, self._held = self._held or [], []
+            for product_id, count in counts.items():
+                self._dispatch_safely({**count, "product_id": product_id, "seq": seq})
+            for message in held:
+                self._dispatch_safely(message)
+        for message in self._held or []:
+            self._dispatch_safely(message)
+        self._held = None
 
     def dispatch(self, message: dict[str, Any]) -> None:
         """Offer one published figure to every socket following its product."""

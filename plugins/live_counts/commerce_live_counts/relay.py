@@ -21,6 +21,8 @@ from commerce_kernel import Kernel
 from commerce_kernel.pubsub import Versioned
 
 CHANNEL = "live_counts"
+_CHUNK = 1000
+"""Ids per statement of a snapshot (the hub's catch-up reads every followed product)."""
 
 logger = logging.getLogger("commerce.live_counts")
 
@@ -61,6 +63,9 @@ async def snapshot(kernel: Kernel, ids: Iterable[int]) -> tuple[int, dict[int, S
     """The sequence number, then the stored figures of the active products among `ids`: read
     in that order, every figure published with a seq up to it is in the counts."""
     seq = await kernel.pubsub.sequence(CHANNEL)
+    wanted = list(ids)
+    counts: dict[int, SoldCount] = {}
     async with kernel.db.session() as session:
-        counts = await get_sold_counts(session, ids)
+        for start in range(0, len(wanted), _CHUNK):
+            counts.update(await get_sold_counts(session, wanted[start : start + _CHUNK]))
     return seq, counts
