@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction
 from sqlalchemy.types import TypeDecorator
 
 from commerce_kernel.errors import ServiceUnavailable
@@ -341,17 +341,56 @@ async def with_retries(
 _AFTER_COMMIT = "commerce.after_commit"
 
 
+def transaction_scoped(session: AsyncSession, key: str) -> list[tuple[Any, Any]]:
+    """A list in `session.info[key]` of `(savepoint, item)` entries, for work to do when the
+    transaction commits: an entry added (`scoped_add`) inside a savepoint
+    (`session.begin_nested()`) that rolls back is dropped with it, and every entry when the
+    whole transaction rolls back. Clear the list in place once its items are used."""
+    sync = session.sync_session
+    entries: list[tuple[Any, Any]] | None = sync.info.get(key)
+    if entries is None:
+        held: list[tuple[Any, Any]] = []
+        entries = sync.info[key] = held
+
+        def rolled_back(_: Session, previous: SessionTransaction) -> None:
+            if previous.nested:
+                held[:] = [(tx, item) for tx, item in held if not _within(tx, previous)]
+            else:
+                held.clear()
+
+        event.listen(sync, "after_soft_rollback", rolled_back)
+    return entries
+
+
+def scoped_add(session: AsyncSession, key: str, item: Any) -> list[tuple[Any, Any]]:
+    """Add `item` to `transaction_scoped(session, key)`, in the current savepoint if any."""
+    entries = transaction_scoped(session, key)
+    entries.append((session.sync_session.get_nested_transaction(), item))
+    return entries
+
+
+def _within(tx: SessionTransaction | None, savepoint: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is savepoint:
+            return True
+        tx = tx.parent
+    return False
+
+
 def after_commit(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
     """Run `await callback()` once the transaction of `session` (a `kernel.db.transaction()`)
-    has committed; never if it rolls back. Callbacks run in the order registered, each
-    isolated (an error is logged: the transaction has committed and stands)."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    has committed; never if it rolls back (nor if the savepoint it was registered in does).
+    Callbacks run in the order registered, each isolated (an error is logged: the transaction
+    has committed and stands)."""
+    scoped_add(session, _AFTER_COMMIT, callback)
 
 
 async def run_after_commit(session: AsyncSession) -> None:
     """Run and forget the callbacks `after_commit` registered on `session`. For code that
     commits a session itself rather than through `kernel.db.transaction()`."""
-    callbacks = session.info.pop(_AFTER_COMMIT, None) or ()
+    entries = session.sync_session.info.get(_AFTER_COMMIT) or []
+    callbacks = [callback for _, callback in entries]
+    entries.clear()
     for callback in callbacks:
         try:
             await callback()

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import CursorResult, Index, Integer, String, Text, delete, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from commerce_kernel.db import Base, UTCDateTime, after_commit, utcnow
+from commerce_kernel.db import Base, UTCDateTime, after_commit, scoped_add, utcnow
 from commerce_kernel.routing import dumps
 from commerce_kernel.tasks import GiveUp, TaskContext
 
@@ -82,8 +83,35 @@ class Event:
     spec: Callable[..., Awaitable[None]]
     event_id: str
     payload: dict[str, Any]
-    deliveries: list[int] = field(default_factory=list)
+    rows: list[EventDelivery] = field(default_factory=list)
     announced: bool = False
+
+    @property
+    def deliveries(self) -> list[int]:
+        """The ids of its durable deliveries (known once its transaction flushed)."""
+        return [row.id for row in self.rows]
+
+
+_AT_COMMIT = "commerce.events.at_commit"
+
+
+def _write_at_commit(session: AsyncSession, rows: list[EventDelivery]) -> None:
+    """Add `rows` to the session as it commits (SQLAlchemy's `before_commit`, so a session
+    committed by hand too), so the deliveries of all the transaction's events go in one
+    INSERT; dropped if the transaction, or the savepoint they were recorded in, rolls back."""
+    sync = session.sync_session
+    if not sync.in_transaction():
+        sync.begin()  # as the flush that wrote them at once did: they belong to this one
+    if _AT_COMMIT not in sync.info:
+        sa_event.listen(sync, "before_commit", _add_pending)
+    scoped_add(session, _AT_COMMIT, rows)
+
+
+def _add_pending(sync: Session) -> None:
+    pending = sync.info.get(_AT_COMMIT) or []
+    for _, rows in pending:
+        sync.add_all(rows)
+    pending.clear()
 
 
 class Events:
@@ -119,9 +147,8 @@ class Events:
                 )
                 for name in listeners
             ]
-            session.add_all(rows)
-            await session.flush()
-            event.deliveries = [row.id for row in rows]
+            _write_at_commit(session, rows)
+            event.rows = rows
         after_commit(session, lambda: self.announce(event))
         return event
 

@@ -147,3 +147,39 @@ async def test_only_an_isolated_broadcast_can_have_durable_listeners():
     listener.choose = durable(hookimpl(lambda x: x))
     with pytest.raises(PluginError, match="only an after-commit event"):  # at start-up
         Hooks.build([LoadedPlugin(owner.plugin, owner), LoadedPlugin(listener.plugin, listener)])
+
+
+async def test_deliveries_are_written_at_commit_and_a_rollback_drops_them(kernel, run_tasks):
+    """The rows wait for the commit (so all of a transaction's events share one INSERT); a
+    session rolled back and used again writes only what it then commits."""
+    before = await pending(kernel)
+    async with kernel.db.session() as session:
+        dropped = await kernel.events.record(session, ledger.entry_booked, entry={"n": 1})
+        await session.rollback()
+        kept = [
+            await kernel.events.record(session, ledger.entry_booked, entry={"n": n}) for n in (2, 3)
+        ]
+        assert await pending(kernel) == before  # nothing written before the commit
+        await session.commit()
+    assert dropped.deliveries == [None]  # never written
+    assert all(len(e.deliveries) == 1 and e.deliveries[0] is not None for e in kept)
+    assert await pending(kernel) == before + 2
+    for event in kept:
+        await kernel.events.announce(event)
+    await run_tasks()
+    assert sorted(e["n"] for _, e in ledger.heard["erp"]) == [2, 3]  # in any order
+
+
+async def test_an_event_recorded_in_a_rolled_back_savepoint_is_not_written(kernel, run_tasks):
+    before = await pending(kernel)
+    async with kernel.db.transaction() as session:
+        outer = await kernel.events.record(session, ledger.entry_booked, entry={"n": "outer"})
+        with pytest.raises(RuntimeError):
+            async with session.begin_nested():
+                await kernel.events.record(session, ledger.entry_booked, entry={"n": "inner"})
+                raise RuntimeError("the savepoint's part failed")
+    assert await pending(kernel) == before + 1
+    assert outer.deliveries[0] is not None
+    await run_tasks()
+    assert [e for _, e in ledger.heard["erp"]] == [{"n": "outer"}]
+    assert [e for _, e in ledger.heard["ordinary"]] == [{"n": "outer"}]  # announced: outer only

@@ -11,15 +11,21 @@ from tests.test_statement_counts import EXPECTED as ORDERS_ALONE
 from tests.test_statement_counts import assert_counted
 
 # What the other plugins add to tests/test_statement_counts.py (orders alone), on each
-# backend: a cart total reads the automatic promotions and the customer's applied codes (+2);
-# placing an order reads them too (+2), clears the applied codes (+1), raises and reads back the
-# product's live count (+2), and its durable events take one more INSERT into
-# kernel_event_deliveries (+1).
-ADDED = {"cart total": 2, "place order": 6}
+# backend: a cart total reads the automatic promotions and the customer's applied codes, in one
+# statement (+1); placing an order reads them too (+1; no applied code, so nothing to clear) and
+# raises and reads back the product's live count (+2). The durable deliveries of the order's
+# events are written at commit in the one INSERT into kernel_event_deliveries the order already
+# makes on MariaDB; on SQLite each event takes its own (+1: SQLAlchemy does not batch an INSERT
+# whose ids it reads back there).
+ADDED = {
+    "sqlite": {"cart total": 1, "place order": 4},
+    "mysql": {"cart total": 1, "place order": 3},
+}
 EXPECTED = {
-    backend: {name: n + ADDED.get(name, 0) for name, n in counts.items()}
+    backend: {name: n + ADDED[backend].get(name, 0) for name, n in counts.items()}
     for backend, counts in ORDERS_ALONE.items()
 }
+
 
 make_product = catalog.make_product
 

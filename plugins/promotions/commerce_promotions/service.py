@@ -18,9 +18,10 @@ from typing import Any
 from commerce_cart.api import PricedLine, cart_lines, compute_totals
 from commerce_orders.api import OrderWithAccount
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, null, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from commerce_kernel import (
     Conflict,
@@ -40,6 +41,8 @@ from commerce_promotions.schemas import PromotionIn, PromotionOut, normalize_cod
 # Where `cart_adjustments(placing=True)` leaves the uses it claimed for `order_recording`,
 # which runs later in the same session (the order's transaction).
 CLAIMED = "commerce_promotions.claimed"
+APPLIED = "commerce_promotions.applied"
+"""session.info: the ids of the applied codes the order was priced with."""
 MAX_ID = 2**31 - 1
 
 
@@ -179,21 +182,22 @@ async def candidates(
     session: AsyncSession, account_id: int, *, also: Sequence[int] = ()
 ) -> Candidates:
     """`also`: more promotions whose uses by this customer to read (one being applied)."""
-    automatic = list(
-        await session.scalars(
-            select(Promotion)
-            .where(Promotion.code.is_(None), Promotion.active.is_(True))
-            .order_by(Promotion.id)
-        )
-    )
-    codes = list(
-        await session.scalars(
-            select(Promotion)
-            .join(AppliedCode, AppliedCode.promotion_id == Promotion.id)
-            .where(AppliedCode.account_id == account_id)
-            .order_by(AppliedCode.id)
-        )
-    )
+    # One round trip for both: the active automatic promotions (no applied-code id) and the
+    # promotions of the customer's applied codes.
+    either = union_all(
+        select(Promotion, null().label("applied_id")).where(
+            Promotion.code.is_(None), Promotion.active.is_(True)
+        ),
+        select(Promotion, AppliedCode.id.label("applied_id"))
+        .join(AppliedCode, AppliedCode.promotion_id == Promotion.id)
+        .where(AppliedCode.account_id == account_id),
+    ).subquery()
+    found = aliased(Promotion, either)
+    pairs = (await session.execute(select(found, either.c.applied_id))).all()
+    automatic = sorted((p for p, applied in pairs if applied is None), key=lambda p: p.id)
+    applied_codes = sorted((applied, p) for p, applied in pairs if applied is not None)
+    codes = [p for _, p in applied_codes]
+    session.info[APPLIED] = [applied for applied, _ in applied_codes]
     ids = [*(p.id for p in [*automatic, *codes]), *also]
     uses: dict[int, int] = {}
     if ids:
@@ -368,7 +372,17 @@ async def record(session: AsyncSession, order: OrderWithAccount) -> None:
                 created_at=utcnow(),
             )
         )
-    await session.execute(delete(AppliedCode).where(AppliedCode.account_id == account_id))
+    # The codes this order was priced with are used up; one applied meanwhile stays for the
+    # next order (when this order's codes were not read here, all of them go).
+    applied: list[int] | None = session.info.pop(APPLIED, None)
+    if applied is None:
+        await session.execute(delete(AppliedCode).where(AppliedCode.account_id == account_id))
+    elif applied:
+        await session.execute(
+            delete(AppliedCode).where(
+                AppliedCode.account_id == account_id, AppliedCode.id.in_(applied)
+            )
+        )
 
 
 async def give_back(session: AsyncSession, order: OrderWithAccount) -> None:
