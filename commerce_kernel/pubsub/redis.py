@@ -61,11 +61,11 @@ class RedisPubSub(PubSub):
         self._lock = asyncio.Lock()
         self._confirmed: dict[bytes, asyncio.Event] = {}
         self._live: set[bytes] = set()
+        """Channels whose subscription Redis confirmed: a second confirmation is a gap."""
         self._heard: set[bytes] = set()
         """Channels whose subscription Redis confirmed on the current connection."""
         self._broken = False
         """The connection failed (or a subscribe did): the reader makes a new one."""
-        """Channels whose subscription Redis confirmed: a second confirmation is a gap."""
         self._publish_script = redis.register_script(_PUBLISH)
         self._sequence_script = redis.register_script(_SEQUENCE)
 
@@ -152,7 +152,6 @@ class RedisPubSub(PubSub):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self._broken = True
                 logger.warning("pub/sub connection lost (%s); reconnecting", exc)
                 await self._reconnect()
                 continue
