@@ -55,7 +55,7 @@ from commerce_kernel.money import Money
 from commerce_kernel.pagination import Page, PageQuery, page_response
 from commerce_kernel.pubsub import PubSub, Subscription
 from commerce_kernel.ratelimit import RateLimiter
-from commerce_kernel.routing import Call, api_route, reply, routes_from
+from commerce_kernel.routing import Call, Link, api_route, reply, routes_from
 from commerce_kernel.settings import SectionSettings, Settings
 from commerce_kernel.tasks import CronJob, GiveUp, Task, TaskContext, TaskQueue
 from commerce_kernel.version import __version__
@@ -80,6 +80,7 @@ __all__ = [
     "GiveUp",
     "Hooks",
     "Kernel",
+    "Link",
     "Mail",
     "Money",
     "NotFound",

@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from commerce_kernel.identity import public
 from commerce_kernel.pagination import PageQuery
-from commerce_kernel.routing import APIRoute, APIWebSocketRoute, Endpoint
+from commerce_kernel.routing import APIRoute, APIWebSocketRoute, Endpoint, Link
 
 REF = "#/components/schemas/{model}"
 
@@ -227,18 +227,68 @@ def _response(
     return entry
 
 
+def _parameter_names(ep: Endpoint) -> set[str]:
+    names = {p["name"] for p in _path_params(ep.path)} | set(ep.headers)
+    if ep.query is not None:
+        names |= {f.alias or n for n, f in ep.query.model_fields.items()}
+    return names
+
+
+def _add_links(operations: dict[str, tuple[Endpoint, dict[str, Any]]]) -> None:
+    """Hang every declared `Link` on its source operation's answer; a link whose other end is
+    not in the document (its plugin is not loaded) is left out."""
+    for ep, _ in operations.values():
+        for link in ep.links:
+            source_id = link.source or ep.operation_id
+            target_id = link.target or ep.operation_id
+            if source_id not in operations or target_id not in operations:
+                continue
+            source, source_op = operations[source_id]
+            target = operations[target_id][0]
+            _add_link(link, source, source_op, target)
+
+
+def _add_link(link: Link, source: Endpoint, source_op: dict[str, Any], target: Endpoint) -> None:
+    where = f"Link {source.operation_id} -> {target.operation_id}"
+    known = _parameter_names(target)
+    for name in link.parameters:
+        if name.split(".", 1)[-1] not in known:
+            raise ValueError(f"{where}: {target.operation_id} has no parameter {name!r}")
+    if link.request_body is not None and target.body is None and not target.request_content:
+        raise ValueError(f"{where}: {target.operation_id} takes no request body")
+    status = str(link.status or source.status)
+    answer = source_op["responses"].get(status)
+    if answer is None:
+        raise ValueError(f"{where}: {source.operation_id} does not answer {status}")
+    entry: dict[str, Any] = {"operationId": target.operation_id}
+    if link.parameters:
+        entry["parameters"] = dict(link.parameters)
+    if link.request_body is not None:
+        entry["requestBody"] = link.request_body
+    if link.description:
+        entry["description"] = link.description
+    answer.setdefault("links", {})[link.name or target.operation_id] = entry
+
+
 def build_openapi(
     routes: Iterable[BaseRoute], *, title: str, version: str, plugins: list[dict[str, str]]
 ) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
+    operations: dict[str, tuple[Endpoint, dict[str, Any]]] = {}
     websockets = []
     for route in routes:
         if isinstance(route, APIRoute) and route.include_in_schema:
             for ep in route.endpoints:
-                paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = _operation(
-                    ep, schemas
-                )
+                op = _operation(ep, schemas)
+                paths.setdefault(_clean_path(ep.path), {})[ep.method.lower()] = op
+                if ep.operation_id in operations:
+                    other = operations[ep.operation_id][0]
+                    raise ValueError(
+                        f"Two operations have the id {ep.operation_id!r}: {other.method} "
+                        f"{other.path} and {ep.method} {ep.path} (give one `name=`)"
+                    )
+                operations[str(ep.operation_id)] = (ep, op)
         elif isinstance(route, APIWebSocketRoute):
             websockets.append(
                 {
@@ -260,6 +310,7 @@ def build_openapi(
                     "description": (route.endpoint.__doc__ or "").strip(),
                 }
             )
+    _add_links(operations)
     desc = "Loaded plugins: " + ", ".join(f"{p['name']} {p['version']}" for p in plugins) + "."
     desc += (
         "\n\nErrors are `application/problem+json` (`Problem`; `errors` lists validation"

@@ -115,6 +115,36 @@ class Endpoint:
     description: str | None = None
     operation_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    links: tuple[Link, ...] = ()
+
+
+@dataclass(frozen=True)
+class Link:
+    """An OpenAPI link: a value in one operation's answer feeds another operation, so a client
+    (or a fuzzer's stateful phase) can follow create product -> add to cart -> order -> cancel.
+
+    Declared on either end with `api_route(links=[...])`: `Link(target="get_order",
+    parameters={"id": "$response.body#/id"})` on the operation that answers the value, or
+    `Link(source="create_product", request_body={"product_id": "$response.body#/id"})` on the
+    operation it feeds (a plugin links its operations to another plugin's without touching
+    them). The other end is an operation id. `parameters` maps the target's path, query or
+    header parameter names, and `request_body` its body (nested values may be expressions), to
+    OpenAPI runtime expressions (`$response.body#/id`, `$response.header.Location`) or
+    constants. The link hangs on the source's success status (`status=` for another). A link
+    whose other end is not loaded is left out of the document (its plugin may be disabled).
+    """
+
+    target: str | None = None
+    source: str | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    request_body: Any = None
+    description: str = ""
+    status: int | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.target is None) == (self.source is None):
+            raise TypeError("A Link names exactly one other end: target= or source=.")
 
 
 Handler = Callable[[Call], Awaitable[Any]]
@@ -225,6 +255,7 @@ def api_route(
     description: str | None = None,
     name: str | None = None,
     headers: Mapping[str, str] | None = None,
+    links: Sequence[Link] = (),
 ) -> Callable[[Handler], Endpoint]:
     """Declare one operation; gather the results with `routes_from(...)`.
 
@@ -238,6 +269,7 @@ def api_route(
     the kernel answers around it: 401 and 403 from the guard (401 on a public operation for a
     bad token), 400, 413 and 422 for a body, 422 for a query (and 404 past the last page of a
     `PageQuery`), 503 for a backend outage. The body is marked required unless `{}` is valid.
+    `links` are OpenAPI links from or to other operations (see `Link`).
     """
 
     def decorate(handler: Handler) -> Endpoint:
@@ -256,6 +288,7 @@ def api_route(
             description=description or inspect.getdoc(handler),
             operation_id=name or handler.__name__,
             headers=dict(headers or {}),
+            links=tuple(links),
         )
         endpoint.handler = _wrap(handler, endpoint, max_body)  # type: ignore[attr-defined]
         return endpoint

@@ -93,6 +93,11 @@ class Subscription:
     async def get(self) -> Any:
         return self._taken(await self.queue.get())
 
+    def get_nowait(self) -> Any:
+        """The next message already delivered; `asyncio.QueueEmpty` when there is none (to
+        apply what has arrived before answering from state that it may have changed)."""
+        return self._taken(self.queue.get_nowait())
+
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iter()
 

@@ -161,7 +161,14 @@ async def test_schemathesis_finds_no_5xx_and_no_answer_the_document_does_not_des
     assert selected[1] == selected[2] == selected[3], selected[0]
     cases = re.search(r"(\d+) generated, (\d+) passed", text)
     assert cases is not None, text[-3000:]
-    print(f"fuzzing: {selected[3]} operations, {cases[1]} test cases, {elapsed:.0f} s")
+    # The stateful phase chained calls along the document's links (create product -> add to
+    # cart -> order -> cancel, tests/test_openapi_links.py) and the ones it inferred.
+    stateful = re.search(r"Scenarios:\s+(\d+)\s+API Links:\s+(\d+) covered / (\d+)", text)
+    assert stateful is not None and int(stateful[1]) > 0, text[-3000:]
+    print(
+        f"fuzzing: {selected[3]} operations, {cases[1]} test cases, {stateful[1]} stateful "
+        f"scenarios over {stateful[2]} of {stateful[3]} links, {elapsed:.0f} s"
+    )
     # The server is still healthy after the run.
     async with httpx.AsyncClient(base_url=live_server) as c:
         assert (await c.get("/api/health/")).status_code == 200

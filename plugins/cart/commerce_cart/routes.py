@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute
 from commerce_cart import service
 from commerce_cart.schemas import CartItemIn, CartItemOut, CartOut, CartTotalOut, QuantityIn
 from commerce_kernel.identity import customer
-from commerce_kernel.routing import Call, api_route, reply, routes_from
+from commerce_kernel.routing import Call, Link, api_route, reply, routes_from
 
 TAGS = ["cart"]
 
@@ -41,6 +41,15 @@ async def get_cart(call: Call) -> Any:
         404: "Unknown or inactive product",
         409: "The line would hold more than is in stock",
     },
+    links=[
+        # A product the catalog just created goes into the cart; the line's id feeds its own.
+        Link(
+            source="create_product",
+            request_body={"product_id": "$response.body#/id", "quantity": 1},
+        ),
+        Link(target="change_quantity", parameters={"id": "$response.body#/id"}),
+        Link(target="remove_from_cart", parameters={"id": "$response.body#/id"}),
+    ],
 )
 async def add_to_cart(call: Call) -> Any:
     """Adds `quantity` units; adding a product already in the cart adds to its line (200).

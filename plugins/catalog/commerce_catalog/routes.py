@@ -22,9 +22,11 @@ from commerce_catalog.settings import CatalogSettings
 from commerce_kernel.errors import NotFound
 from commerce_kernel.identity import admin, public
 from commerce_kernel.pagination import page_response
-from commerce_kernel.routing import Call, api_route, routes_from
+from commerce_kernel.routing import Call, Link, api_route, routes_from
 
 TAGS = ["catalog"]
+# The new product's id feeds its own operations (OpenAPI links, followed by stateful fuzzing).
+THE_PRODUCT = {"id": "$response.body#/id"}
 
 
 @api_route(
@@ -66,6 +68,10 @@ async def list_products(call: Call) -> dict[str, Any]:
     summary="Create a product",
     tags=TAGS,
     responses={409: "A product with this SKU exists", 422: "Invalid fields (e.g. price digits)"},
+    links=[
+        Link(target=op, parameters=THE_PRODUCT)
+        for op in ("get_product", "replace_product", "patch_product", "retire_product")
+    ],
 )
 async def create_product(call: Call) -> ProductOut:
     return await service.create_product(call.kernel, call.body.model_dump())
@@ -198,6 +204,7 @@ _CSV_SCHEMA = {"type": "string", "format": "binary", "description": "CSV with a 
         "not UTF-8, no sku column, invalid JSON): nothing is queued",
     },
     description=_ROW_RULES,
+    links=[Link(target="bulk_status", parameters={"job_id": "$response.body#/job_id"})],
 )
 async def bulk_upload(call: Call) -> dict[str, str]:
     kernel = call.kernel

@@ -13,7 +13,7 @@ from starlette.routing import BaseRoute
 from starlette.websockets import WebSocket
 
 from commerce_kernel import NotFound, public
-from commerce_kernel.routing import Call, api_route, routes_from, websocket_route
+from commerce_kernel.routing import Call, Link, api_route, routes_from, websocket_route
 from commerce_live_counts import relay
 from commerce_live_counts.hub import (
     MESSAGE_TOO_BIG,
@@ -46,6 +46,7 @@ _USAGE = 'Send {"subscribe": [product ids]} or {"unsubscribe": [product ids]}.'
     summary="Units sold of one product",
     tags=TAGS,
     responses={404: "No such product (or inactive, for non-admins)"},
+    links=[Link(source="create_product", parameters={"id": "$response.body#/id"})],
 )
 async def sold_count(call: Call) -> SoldCountOut:
     """The figure `WS /ws/live-counts/` pushes: units of placed orders minus cancelled ones."""

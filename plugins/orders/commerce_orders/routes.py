@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute
 from commerce_kernel.errors import Forbidden, UnprocessableEntity
 from commerce_kernel.identity import admin, customer, signed_in
 from commerce_kernel.pagination import page_response
-from commerce_kernel.routing import Call, api_route, reply, routes_from
+from commerce_kernel.routing import Call, Link, api_route, reply, routes_from
 from commerce_orders import service
 from commerce_orders.models import OrderStatus
 from commerce_orders.schemas import OrderListQuery, OrderOut, OrderPage, PlaceOrderIn, StatusIn
@@ -63,6 +63,24 @@ def _idempotency_key(call: Call) -> str | None:
         "order can record",
         503: "The database is unavailable or too busy; retry (Retry-After)",
     },
+    links=[
+        # What was just put in the cart is ordered; the new order's id feeds its own operations.
+        Link(
+            source="add_to_cart",
+            request_body={
+                "items": [
+                    {
+                        "product_id": "$response.body#/product_id",
+                        "quantity": "$response.body#/quantity",
+                    }
+                ]
+            },
+        ),
+        *(
+            Link(target=op, parameters={"id": "$response.body#/id"})
+            for op in ("get_order", "cancel_order", "change_status")
+        ),
+    ],
 )
 async def place_order(call: Call) -> Any:
     """Without `items` the cart is ordered and emptied; with `items` the cart is left as it

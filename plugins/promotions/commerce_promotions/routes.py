@@ -9,6 +9,7 @@ from starlette.routing import BaseRoute
 
 from commerce_kernel import (
     Call,
+    Link,
     PageQuery,
     admin,
     api_route,
@@ -47,6 +48,14 @@ REFUSALS = (
     summary="Create a promotion (a code, or automatic without one)",
     tags=ADMIN_TAGS,
     responses={201: "Created", 409: "Another promotion has this code", 422: "Invalid fields"},
+    links=[
+        *(
+            Link(target=op, parameters={"id": "$response.body#/id"})
+            for op in ("get_promotion", "update_promotion", "deactivate_promotion")
+        ),
+        # (An automatic promotion has no code: that request is a 422, as it should be.)
+        Link(target="apply_promotion_code", request_body={"code": "$response.body#/code"}),
+    ],
 )
 async def create_promotion(call: Call) -> Any:
     promotion = await service.create_promotion(call.kernel, call.body)
@@ -140,6 +149,7 @@ async def cart_promotions(call: Call) -> Any:
         404: "No such code (`reason: unknown`)",
         409: REFUSALS,
     },
+    links=[Link(target="remove_promotion_code", parameters={"code": "$response.body#/code"})],
 )
 async def apply_promotion_code(call: Call) -> Any:
     """The code (any case) is checked against the cart as it is now and kept with the cart

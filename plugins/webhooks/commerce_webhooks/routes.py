@@ -6,7 +6,16 @@ from typing import Any
 
 from starlette.routing import BaseRoute
 
-from commerce_kernel import Call, PageQuery, admin, api_route, page_response, reply, routes_from
+from commerce_kernel import (
+    Call,
+    Link,
+    PageQuery,
+    admin,
+    api_route,
+    page_response,
+    reply,
+    routes_from,
+)
 from commerce_webhooks import service
 from commerce_webhooks.schemas import (
     DeliveryOut,
@@ -40,6 +49,17 @@ REFUSED = (
     summary="Register a webhook endpoint (its secret is shown only in this answer)",
     tags=TAGS,
     responses={201: "Created", 422: REFUSED},
+    links=[
+        Link(target=op, parameters={"id": "$response.body#/id"})
+        for op in (
+            "get_webhook_endpoint",
+            "update_webhook_endpoint",
+            "delete_webhook_endpoint",
+            "rotate_webhook_secret",
+            "list_webhook_deliveries",
+            "replay_failed_webhooks",
+        )
+    ],
 )
 async def create_webhook_endpoint(call: Call) -> Any:
     created = await service.create_endpoint(call.kernel, call.body)
