@@ -58,7 +58,7 @@ from starlette.requests import HTTPConnection
 from commerce_kernel import hookspecs
 from commerce_kernel.db import Base, UTCDateTime, rowcount, utcnow
 from commerce_kernel.errors import Forbidden, Unauthorized
-from commerce_kernel.pubsub import GAP
+from commerce_kernel.pubsub import GAP, Subscription
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
@@ -527,6 +527,7 @@ class TokenStates:
         self._generation = 0
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
+        self._subscription: Subscription | None = None
         self._listen_after = 0.0
         self._publishing: set[asyncio.Task[None]] = set()
         _LIVE.add(self)
@@ -545,8 +546,13 @@ class TokenStates:
 
     def _hearing(self) -> bool:
         """Changes published by other processes reach this one now. While they do not (Redis
-        away, the subscription not yet confirmed), nothing is kept, and what was is dropped."""
-        if self._listening and self.kernel.pubsub.listening(TOKEN_STATES_CHANNEL):
+        away, the subscription not yet confirmed), nothing is kept, and what was is dropped.
+        What has already arrived (a change, or a GAP after the subscription came back) is
+        applied first, not left for the listener task to reach after this request."""
+        sub = self._subscription
+        if self._listening and sub is not None and self.kernel.pubsub.listening(sub.channel):
+            while not sub.queue.empty():
+                self._apply(sub.get_nowait())
             return True
         if self._accounts or self._families:
             self.forget({"all": True})
@@ -636,13 +642,10 @@ class TokenStates:
     async def _listen(self) -> None:
         try:
             async with self.kernel.pubsub.subscribe(TOKEN_STATES_CHANNEL, gaps=True) as sub:
+                self._subscription = sub
                 self._listening = True
                 while True:
-                    message = await sub.get()
-                    if message is GAP:  # changes may have been missed meanwhile
-                        self.forget({"all": True})
-                    elif isinstance(message, dict):
-                        self.forget(message)
+                    self._apply(await sub.get())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -653,7 +656,14 @@ class TokenStates:
             )
         finally:
             self._listening = False
+            self._subscription = None
             self.forget({"all": True})
+
+    def _apply(self, message: Any) -> None:
+        if message is GAP:  # changes may have been missed meanwhile
+            self.forget({"all": True})
+        elif isinstance(message, dict):
+            self.forget(message)
 
     async def aclose(self) -> None:
         if self._listener is not None:
