@@ -18,7 +18,7 @@ from typing import Any
 from commerce_cart.api import PricedLine, cart_lines, compute_totals
 from commerce_orders.api import OrderWithAccount
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy import bindparam, delete, func, insert, null, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -178,22 +178,29 @@ class Candidates:
     customer_uses: dict[int, int]
 
 
-async def candidates(
-    session: AsyncSession, account_id: int, *, also: Sequence[int] = ()
-) -> Candidates:
-    """`also`: more promotions whose uses by this customer to read (one being applied)."""
+def _candidates_statement() -> Any:
     # One round trip for both: the active automatic promotions (no applied-code id) and the
-    # promotions of the customer's applied codes.
+    # promotions of the customer's applied codes. Built once (every cart total and order runs
+    # it; building the union and its column proxies cost more than sending it).
     either = union_all(
         select(Promotion, null().label("applied_id")).where(
             Promotion.code.is_(None), Promotion.active.is_(True)
         ),
         select(Promotion, AppliedCode.id.label("applied_id"))
         .join(AppliedCode, AppliedCode.promotion_id == Promotion.id)
-        .where(AppliedCode.account_id == account_id),
+        .where(AppliedCode.account_id == bindparam("account_id")),
     ).subquery()
-    found = aliased(Promotion, either)
-    pairs = (await session.execute(select(found, either.c.applied_id))).all()
+    return select(aliased(Promotion, either), either.c.applied_id)
+
+
+_CANDIDATES = _candidates_statement()
+
+
+async def candidates(
+    session: AsyncSession, account_id: int, *, also: Sequence[int] = ()
+) -> Candidates:
+    """`also`: more promotions whose uses by this customer to read (one being applied)."""
+    pairs = (await session.execute(_CANDIDATES, {"account_id": account_id})).all()
     automatic = sorted((p for p, applied in pairs if applied is None), key=lambda p: p.id)
     applied_codes = sorted((applied, p) for p, applied in pairs if applied is not None)
     codes = [p for _, p in applied_codes]
