@@ -9,9 +9,13 @@ import re
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from arq import Retry, Worker, cron, func
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -21,6 +25,17 @@ from commerce_kernel.tasks import CronJob, RetryPolicy, Task, TaskContext, TaskQ
 
 if TYPE_CHECKING:
     from commerce_kernel.kernel import Kernel
+
+
+# KEYS: the job, its result, the queue; ARGV: expiry (ms), the serialized job, its id, score.
+_ENQUEUE = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) > 0 then
+  return 0
+end
+redis.call('PSETEX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+return 1
+"""
 
 
 class ArqQueue(TaskQueue):
@@ -38,22 +53,27 @@ class ArqQueue(TaskQueue):
         super().__init__(tasks, cron, policy)
         self.redis = redis
         self.queue_name = f"{prefix}queue"
+        self._enqueue_script = redis.register_script(_ENQUEUE)
 
     async def enqueue(
         self, name: str, *args: Any, job_id: str | None = None, defer_by: float | None = None
     ) -> str | None:
         self.task(name)
         # Job ids live in this deployment's namespace, so deployments can share a Redis.
-        job = await self.redis.enqueue_job(
-            name,
-            *args,
-            _job_id=f"{self.queue_name}:{job_id}" if job_id else None,
-            _defer_by=defer_by,
-            _queue_name=self.queue_name,
+        arq_id = f"{self.queue_name}:{job_id}" if job_id else uuid4().hex
+        now_ms = timestamp_ms()
+        score = now_ms + (round(defer_by * 1000) if defer_by else 0)
+        job = serialize_job(name, args, {}, None, now_ms, serializer=self.redis.job_serializer)
+        # What arq's `enqueue_job` does (the job stored unless it or its result exists, then
+        # queued), in one round trip instead of its three (WATCH, EXISTS, MULTI/EXEC): every
+        # order enqueues its mail and its durable events after commit.
+        queued = await self._enqueue_script(
+            keys=[job_key_prefix + arq_id, result_key_prefix + arq_id, self.queue_name],
+            args=[score - now_ms + self.redis.expires_extra_ms, job, arq_id, score],
         )
-        if job is None:
+        if not queued:
             return None
-        return job_id or job.job_id
+        return job_id or arq_id
 
     async def ping(self) -> None:
         await self.redis.ping()
