@@ -115,6 +115,7 @@ def create_engine(
     max_overflow: int = 20,
     timeout: float = 10.0,
     echo: bool = False,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     url = normalize_url(database_url)
     # hide_parameters: bound values (emails, password hashes, codes) never reach an error
@@ -128,7 +129,8 @@ def create_engine(
             max_overflow=max_overflow,
             pool_timeout=timeout,
             pool_recycle=1800,
-            isolation_level="READ COMMITTED",
+            isolation_level="AUTOCOMMIT" if autocommit else "READ COMMITTED",
+            skip_autocommit_rollback=autocommit,
             connect_args={"connect_timeout": max(1, int(timeout))},
             # Handed back connections are reset by `_rollback_if_open` instead.
             pool_reset_on_return=None,
@@ -404,8 +406,17 @@ class Database:
     def __init__(self, database_url: str, **engine_kwargs: Any) -> None:
         self.url = database_url
         self.engine = create_engine(database_url, **engine_kwargs)
-        # The engine for connections that only read (on SQLite they take no write lock).
-        self.reader = self.engine.execution_options(**{READS_ONLY: True})
+        # The engine for connections that only read. On SQLite the same pool, taking no write
+        # lock. On MariaDB a pool of its own whose connections are in autocommit mode: each
+        # statement is its own transaction (at READ COMMITTED each statement saw only what
+        # had committed before it anyway), so a read ends with its answer, with no ROLLBACK
+        # round trip after it and no metadata lock held past it.
+        self.read_engine = (
+            create_engine(database_url, autocommit=True, **engine_kwargs)
+            if self.is_mysql
+            else self.engine
+        )
+        self.reader = self.read_engine.execution_options(**{READS_ONLY: True})
         self.sessions = create_session_factory(self.reader)
         self.writers = create_session_factory(self.engine)
 
@@ -413,11 +424,20 @@ class Database:
     def is_mysql(self) -> bool:
         return is_mysql(self.engine)
 
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Every engine this database sends statements through (to listen to them all)."""
+        if self.read_engine is self.engine:
+            return (self.engine,)
+        return (self.engine, self.read_engine)
+
     @asynccontextmanager
     async def session(self, *, write: bool = False) -> AsyncIterator[AsyncSession]:
         """A session with no transaction of its own, for reads (on SQLite a reader never
-        waits for the writer). `write=True` for one that writes and commits itself: on
-        SQLite it takes the write lock at its first statement, as `transaction()` does."""
+        waits for the writer; on MariaDB each statement commits by itself, so nothing written
+        or locked in it lasts past its statement). `write=True` for one that writes and
+        commits itself: on SQLite it takes the write lock at its first statement, as
+        `transaction()` does."""
         async with (self.writers if write else self.sessions)() as session:
             yield session
 
@@ -435,4 +455,5 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()

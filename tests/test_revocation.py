@@ -93,10 +93,12 @@ def state_reads(kernel):
         if "token_epoch" in statement and statement.lstrip().upper().startswith("SELECT"):
             reads.append(statement)
 
-    engine = kernel.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    engines = [engine.sync_engine for engine in kernel.db.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     yield reads
-    event.remove(engine, "before_cursor_execute", count)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 async def raw_sql(kernel, statement: str, **params: Any) -> None:

@@ -102,7 +102,7 @@ async def deployment(
             await dep.clean()
             # A session holds many deployments: none keeps idle connections between its
             # tests (a MariaDB server takes 151 by default, and spawned servers need theirs).
-            await dep.kernel.db.engine.dispose()
+            await dep.kernel.db.dispose()
 
 
 @pytest.fixture
@@ -190,7 +190,7 @@ def sql_statements(kernel: Kernel) -> Callable[[], contextlib.AbstractContextMan
     """`with sql_statements() as seen: await client.get(...)`: the SQL statements the
     request sent (in this task: not those of background work it started), COMMIT and
     ROLLBACK included, to hold a hot path to its round trips."""
-    return lambda: record_statements(kernel.db.engine)
+    return lambda: record_statements(*kernel.db.engines)
 
 
 @pytest.fixture

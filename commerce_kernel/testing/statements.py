@@ -1,4 +1,4 @@
-"""Counting the SQL a request issues: `with record_statements(kernel.db.engine) as seen:`
+"""Counting the SQL a request issues: `with record_statements(*kernel.db.engines) as seen:`
 collects every statement the current asyncio task sends (COMMIT and ROLLBACK
 included; not what background tasks it started send), so a test can hold a hot path to its
 round trips (the `sql_statements` fixture)."""
@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @contextmanager
-def record_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+def record_statements(*engines: AsyncEngine) -> Iterator[list[str]]:
     """The statements issued in this task while the block runs, in order: SQL text (a
     MariaDB transaction begins implicitly, with no statement of its own), `COMMIT` /
     `ROLLBACK` for a transaction's end. The pool's ping and reset of a connection are not
-    statements and are not listed."""
+    statements and are not listed. Pass every engine of the database (`kernel.db.engines`:
+    on MariaDB reads have a pool of their own)."""
     task = asyncio.current_task()
     seen: list[str] = []
-    sync = engine.sync_engine
 
     def mine() -> bool:
         try:
@@ -46,10 +46,12 @@ def record_statements(engine: AsyncEngine) -> Iterator[list[str]]:
         ("commit", on("COMMIT")),
         ("rollback", on("ROLLBACK")),
     ]
-    for name, fn in hooks:
-        event.listen(sync, name, fn)
+    for engine in engines:
+        for name, fn in hooks:
+            event.listen(engine.sync_engine, name, fn)
     try:
         yield seen
     finally:
-        for name, fn in hooks:
-            event.remove(sync, name, fn)
+        for engine in engines:
+            for name, fn in hooks:
+                event.remove(engine.sync_engine, name, fn)

@@ -50,12 +50,14 @@ def statements(kernel: Any) -> Iterator[list[str]]:
         if not statement.lstrip().upper().startswith(TRANSACTION_CONTROL):
             seen.append(statement)
 
-    engine = kernel.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
+    engines = [engine.sync_engine for engine in kernel.db.engines]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def ids(response) -> list[int]:
