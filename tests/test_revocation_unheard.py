@@ -11,14 +11,17 @@ import types
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from commerce_kernel import Plugin, hookimpl
 from commerce_kernel.identity import TOKEN_STATES_CHANNEL, customer, token_states
 from commerce_kernel.routing import Call, api_route, routes_from
 from commerce_kernel.testing import cut_pubsub
+from tests import test_revocation
 
 TTL = 60  # far longer than the test: only a dropped cache can explain a refusal
+
+state_reads = test_revocation.state_reads  # the guard's token-state reads, counted
 
 
 @api_route("/api/unheard/", guard=customer, summary="Reads nothing but the guard does")
@@ -46,22 +49,6 @@ def commerce_extra_plugins():
 @pytest.fixture(scope="session")
 def commerce_settings() -> dict[str, str]:
     return {"TOKEN_STATE_TTL": str(TTL)}
-
-
-@pytest.fixture
-def state_reads(kernel):
-    reads: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        if "token_epoch" in statement and statement.lstrip().upper().startswith("SELECT"):
-            reads.append(statement)
-
-    engines = [engine.sync_engine for engine in kernel.db.engines]
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    yield reads
-    for engine in engines:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 async def test_a_change_missed_while_pubsub_was_cut_ends_the_token_at_the_next_request(
