@@ -8,6 +8,7 @@ import types
 from datetime import UTC, datetime
 
 import pytest
+import redis.asyncio
 
 from commerce_kernel import Plugin, hookimpl
 from commerce_kernel.mail import Mail, SMTPMailer
@@ -39,6 +40,10 @@ async def gives_up(ctx, key: str) -> None:
     raise GiveUp("pointless")
 
 
+async def record(ctx, key: str) -> None:
+    state["calls"].setdefault(key, []).append(ctx.attempt)
+
+
 async def slow_first(ctx, key: str) -> None:
     state["calls"].setdefault(key, []).append(ctx.attempt)
     if ctx.attempt == 1:
@@ -52,6 +57,7 @@ def tasks(kernel):
         Task("flaky.fail_twice", fail_twice, max_tries=5, backoff=0.2),
         Task("flaky.always_fails", always_fails, max_tries=3, backoff=0.01),
         Task("flaky.gives_up", gives_up, max_tries=5, backoff=0.01),
+        Task("flaky.record", record),
     ]
 
 
@@ -111,6 +117,46 @@ async def test_same_job_id_is_queued_once(kernel, run_tasks):
     assert first == "job-d" and second is None
     await run_tasks()
     assert state["calls"]["d"] == [1, 2, 3]
+
+
+async def test_a_worker_that_loses_redis_as_it_starts_a_job_goes_on_and_runs_it(
+    kernel, monkeypatch
+):
+    if not kernel.settings.redis_url:
+        pytest.skip("a connection to lose needs Redis (the MariaDB + Redis run)")
+    from commerce_kernel.tasks.redis import build_worker, client_name, run_worker
+
+    await kernel.queue.enqueue("flaky.record", "w")
+    worker = build_worker(kernel, burst=True)
+    name = client_name(kernel.settings.redis_prefix)
+    cuts: list[int] = []
+    real_pipeline = worker.pool.pipeline
+
+    def pipeline(*args, **kwargs):
+        pipe = real_pipeline(*args, **kwargs)
+        if cuts:
+            return pipe
+        real_exists = pipe.exists
+
+        async def exists(*keys):
+            answer = await real_exists(*keys)
+            # Between the worker's WATCH and its next read, the server closes this
+            # deployment's connections, as a Redis restart would (redis-py then raises
+            # WatchError, not ConnectionError, which once stopped `commerce worker` for good).
+            async with redis.asyncio.Redis.from_url(kernel.settings.redis_url) as other:
+                for c in await other.client_list(_type="normal"):
+                    if c.get("name") == name:
+                        cuts.append(await other.client_kill_filter(_id=c["id"]))
+            return answer
+
+        pipe.exists = exists
+        return pipe
+
+    monkeypatch.setattr(worker.pool, "pipeline", pipeline)
+    await asyncio.wait_for(run_worker(worker, max_pause=0.5), 30)
+    assert cuts and all(cuts)
+    assert state["calls"]["w"] == [1]  # run once Redis answered again
+    assert worker.job_counter == 0  # and the slot the failed start took given back
 
 
 async def test_unknown_task_name_is_refused(kernel):

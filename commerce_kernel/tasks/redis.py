@@ -18,7 +18,7 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.asyncio import ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from commerce_kernel.tasks import CronJob, RetryPolicy, Task, TaskContext, TaskQueue
@@ -148,9 +148,14 @@ class _Worker(Worker):
         for job_id in job_ids:
             try:
                 await super().start_jobs([job_id])
-            except (RedisError, OSError):
+            except (RedisError, OSError) as exc:
                 self.job_counter -= 1
                 self.sem.release()
+                if isinstance(exc, WatchError):
+                    # arq handles a WatchError from EXEC (another worker took the job); one
+                    # out here is redis-py's word for a connection lost while watching, and
+                    # `run_worker` must see it as the lost connection it is, not die of it.
+                    raise RedisConnectionError(str(exc)) from exc
                 raise
 
 
