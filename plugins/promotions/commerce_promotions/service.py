@@ -19,6 +19,7 @@ from commerce_cart.api import PricedLine, cart_lines, compute_totals
 from commerce_orders.api import OrderWithAccount
 from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, func, insert, null, or_, select, union_all, update
+from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -258,12 +259,14 @@ async def _claim(session: AsyncSession, promotion: Promotion, account_id: int) -
     limit = await session.scalar(
         select(Promotion.per_customer_limit).where(Promotion.id == promotion.id)
     )
-    await session.execute(
-        insert(CustomerUse)
-        .values(promotion_id=promotion.id, account_id=account_id, used=0)
-        .prefix_with("IGNORE", dialect="mysql")
-        .prefix_with("OR IGNORE", dialect="sqlite")
-    )
+    first_use = {"promotion_id": promotion.id, "account_id": account_id, "used": 0}
+    if session.get_bind().dialect.name == "mysql":
+        # Not INSERT IGNORE: its duplicate-key warning costs a SHOW WARNINGS round trip (and a
+        # log line) under asyncmy; updating the column to itself is a no-op that warns of nothing.
+        known = mysql.insert(CustomerUse).values(first_use)
+        await session.execute(known.on_duplicate_key_update(used=known.table.c.used))
+    else:
+        await session.execute(insert(CustomerUse).values(first_use).prefix_with("OR IGNORE"))
     mine = await session.execute(
         update(CustomerUse)
         .where(
