@@ -85,7 +85,7 @@ async def create_product(call: Call) -> ProductOut:
     tags=TAGS,
     responses={404: "No such product (or inactive, for non-admins)"},
 )
-async def get_product(call: Call) -> ProductOut:
+async def get_product(call: Call) -> dict[str, Any]:
     return await service.get_product(call.kernel, call.path["id"], include_inactive=call.is_admin)
 
 

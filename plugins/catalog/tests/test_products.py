@@ -244,3 +244,36 @@ async def test_an_id_past_64_bits_is_404_not_500(admin_client, client):
         assert r.headers["content-type"] == "application/problem+json"
     assert (await client.get(huge)).status_code == 404
     assert (await client.get(f"/api/products/{2**63 - 1}/")).status_code == 404
+
+
+async def test_the_lean_reads_send_what_the_product_model_would(admin_client, client, kernel):
+    """Detail and list build their JSON straight from rows (no ORM, no model): each product
+    they send equals `ProductOut`'s JSON dump of the same product loaded through the ORM."""
+    from commerce_catalog.service import to_out
+    from sqlalchemy import select
+
+    made = [
+        (await admin_client.post("/api/products/", json=product(sku=f"lean-{i}", **over))).json()
+        for i, over in enumerate(
+            [
+                {"price": "0.10", "stock": 0},
+                {"price": "499.99", "description": "", "name": "Ünïcode ☃ name"},
+                {"price": "7", "is_active": False},
+            ]
+        )
+    ]
+    ids = [p["id"] for p in made]
+    async with kernel.db.session() as session:
+        loaded = (await session.execute(select(Product).where(Product.id.in_(ids)))).scalars()
+        expected = {
+            p.id: to_out(p, kernel.settings.currency).model_dump(mode="json") for p in loaded
+        }
+    assert expected == {p["id"]: p for p in made}  # and the create's answer, model-built
+    for pid in ids:
+        r = await admin_client.get(f"/api/products/{pid}/")
+        assert r.json() == expected[pid]
+    listed = (await admin_client.get("/api/products/", params={"search": "lean"})).json()
+    assert {p["id"]: p for p in listed["results"]} == expected
+    public = (await client.get("/api/products/", params={"search": "lean"})).json()
+    assert [p["id"] for p in public["results"]] == ids[:2]  # the inactive one hidden
+    assert (await client.get(f"/api/products/{ids[2]}/")).status_code == 404
