@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from commerce_catalog.api import ProductInfo, get_product, get_products
-from sqlalchemy import Table, delete, false, select, update
+from sqlalchemy import Table, bindparam, delete, false, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -43,7 +43,8 @@ def _out_of_stock(product: ProductInfo, requested: int) -> Conflict:
     )
 
 
-def _line(item: CartItem, product: ProductInfo) -> PricedLine:
+def _line(item: Any, product: ProductInfo) -> PricedLine:
+    """`item`: a cart line's row (its `quantity` is what is read)."""
     return PricedLine(product.id, product.sku, product.name, product.price, item.quantity)
 
 
@@ -59,18 +60,20 @@ def item_out(item_id: int, line: PricedLine, currency: str) -> dict[str, Any]:
     }
 
 
-async def _priced_items(
-    session: AsyncSession, account_id: int
-) -> list[tuple[CartItem, PricedLine]]:
-    items = (
-        (
-            await session.execute(
-                select(CartItem).where(CartItem.account_id == account_id).order_by(CartItem.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+# A cart's lines as columns (id, product, quantity): read, never changed, so no ORM objects.
+_LINES = (
+    select(CartItem.id, CartItem.product_id, CartItem.quantity)
+    .where(CartItem.account_id == bindparam("account_id"))
+    .order_by(CartItem.id)
+)
+_LINE_OF = select(CartItem.id, CartItem.quantity).where(
+    CartItem.account_id == bindparam("account_id"),
+    CartItem.product_id == bindparam("product_id"),
+)
+
+
+async def _priced_items(session: AsyncSession, account_id: int) -> list[tuple[Any, PricedLine]]:
+    items = (await session.execute(_LINES, {"account_id": account_id})).all()
     products = await get_products(session, [i.product_id for i in items])
     return [(i, _line(i, products[i.product_id])) for i in items if i.product_id in products]
 
@@ -154,11 +157,9 @@ async def add_item(
             await session.execute(_upsert(kernel.db.is_mysql, account_id, product_id, quantity))
             item = (
                 await session.execute(
-                    select(CartItem).where(
-                        CartItem.account_id == account_id, CartItem.product_id == product_id
-                    )
+                    _LINE_OF, {"account_id": account_id, "product_id": product_id}
                 )
-            ).scalar_one()
+            ).one()
             if item.quantity > product.stock:
                 raise _out_of_stock(product, item.quantity)  # rolls the upsert back
             # An existing line held at least 1 before, so only a new line equals `quantity`.

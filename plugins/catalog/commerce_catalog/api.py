@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog import hookspecs as hooks
@@ -47,8 +47,17 @@ class ProductInfo:
     is_active: bool
 
 
-def _info(p: Product) -> ProductInfo:
-    return ProductInfo(p.id, p.sku, p.name, p.price, p.stock, p.sold_count, p.is_active)
+# ProductInfo's fields, read as columns: no ORM objects to load for what callers only read.
+_INFO = select(
+    Product.id,
+    Product.sku,
+    Product.name,
+    Product.price,
+    Product.stock,
+    Product.sold_count,
+    Product.is_active,
+)
+_INFO_BY_ID = _INFO.where(Product.id == bindparam("id"))
 
 
 async def get_products(session: AsyncSession, ids: Iterable[int]) -> dict[int, ProductInfo]:
@@ -56,13 +65,13 @@ async def get_products(session: AsyncSession, ids: Iterable[int]) -> dict[int, P
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = (await session.execute(select(Product).where(Product.id.in_(wanted)))).scalars()
-    return {p.id: _info(p) for p in rows}
+    rows = await session.execute(_INFO.where(Product.id.in_(wanted)))
+    return {row[0]: ProductInfo(*row) for row in rows}
 
 
 async def get_product(session: AsyncSession, product_id: int) -> ProductInfo | None:
-    p = await session.get(Product, product_id)
-    return _info(p) if p is not None else None
+    row = (await session.execute(_INFO_BY_ID, {"id": product_id})).first()
+    return ProductInfo(*row) if row is not None else None
 
 
 async def get_sold_counts(
