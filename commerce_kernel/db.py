@@ -96,10 +96,16 @@ def utcnow_seconds() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def rfc3339(moment: datetime) -> str:
+    """A timezone-aware UTC time as the API shows it: RFC 3339 with `Z` (`2026-05-01T09:30:00Z`),
+    as pydantic writes it in JSON mode."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def normalize_url(url: str) -> URL:
     """Accept the original service's `mysql://` and `sqlite:///` forms; pick async drivers.
-    MariaDB/MySQL goes through asyncmy (compiled: a request's protocol work costs about a
-    quarter less than aiomysql's, `bench/README.md`) unless the URL names `mysql+aiomysql`."""
+    MariaDB/MySQL goes through asyncmy (compiled: 3-16% less server CPU per read than
+    aiomysql, `bench/README.md`) unless the URL names `mysql+aiomysql`."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     driver = parsed.get_driver_name()

@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from commerce_kernel.bodies import control_character
+from commerce_kernel.db import rfc3339
 from commerce_kernel.errors import (
     BadRequest,
     NotFound,
@@ -42,7 +43,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return rfc3339(value)
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 

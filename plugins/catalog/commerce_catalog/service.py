@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ from commerce_catalog import hookspecs, search
 from commerce_catalog.models import Product
 from commerce_catalog.schemas import ProductData, ProductOut
 from commerce_kernel import Kernel
-from commerce_kernel.db import utcnow_seconds
+from commerce_kernel.db import rfc3339, utcnow_seconds
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
 
@@ -69,10 +68,6 @@ PUBLIC_COLUMNS = (
 _BY_ID = select(*PUBLIC_COLUMNS).where(Product.id == bindparam("id"))
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def product_json(row: Any, currency: str) -> dict[str, Any]:
     """`ProductOut` as the API sends it (its JSON-mode dump, key for key), built straight
     from a row of `PUBLIC_COLUMNS`: the hot reads skip the model's validation and dump, as
@@ -88,8 +83,8 @@ def product_json(row: Any, currency: str) -> dict[str, Any]:
         "stock": row.stock,
         "sold_count": row.sold_count,
         "is_active": row.is_active,
-        "created_at": _rfc3339(row.created_at),
-        "updated_at": _rfc3339(row.updated_at),
+        "created_at": rfc3339(row.created_at),
+        "updated_at": rfc3339(row.updated_at),
     }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, false, func, select, update
 from sqlalchemy.orm import joinedload
 
 from commerce_kernel import Kernel
-from commerce_kernel.db import rowcount, utcnow_seconds, with_retries
+from commerce_kernel.db import rfc3339, rowcount, utcnow_seconds, with_retries
 from commerce_kernel.errors import Conflict, NotFound, UnprocessableEntity
 from commerce_kernel.identity import Account
 from commerce_kernel.money import MAX_DIGITS, format_money, quantum
@@ -52,10 +52,6 @@ class Placed:
 
     order: OrderData
     created: bool  # False: an Idempotency-Key retry answered with the first order
-
-
-def _timestamp(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 def order_out(
@@ -89,8 +85,8 @@ def order_out(
         "adjustments": cast(list[AdjustmentData], list(order.adjustments)),
         "total": format_money(order.total, c),
         "currency": c,
-        "created_at": _timestamp(order.created_at),
-        "updated_at": _timestamp(order.updated_at if updated_at is None else updated_at),
+        "created_at": rfc3339(order.created_at),
+        "updated_at": rfc3339(order.updated_at if updated_at is None else updated_at),
     }
 
 

@@ -14,6 +14,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 from commerce_cart.api import PricedLine
 
+from commerce_kernel.db import rfc3339
 from commerce_kernel.money import format_money, quantum
 from commerce_promotions.models import PRODUCT_KINDS, Kind, Promotion
 
@@ -67,10 +68,10 @@ def refusal(
     if not promotion.active:
         return Refusal("inactive", f"{name} is no longer offered.")
     if promotion.starts_at is not None and now < promotion.starts_at:
-        when = promotion.starts_at.isoformat().replace("+00:00", "Z")
+        when = rfc3339(promotion.starts_at)
         return Refusal("not_yet_valid", f"{name} is not valid before {when}.")
     if promotion.ends_at is not None and now >= promotion.ends_at:
-        when = promotion.ends_at.isoformat().replace("+00:00", "Z")
+        when = rfc3339(promotion.ends_at)
         return Refusal("expired", f"{name} expired at {when}.")
     if promotion.usage_limit is not None and promotion.used >= promotion.usage_limit:
         return Refusal("exhausted", f"{name} has been used up.")

@@ -20,7 +20,7 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import or_, select, update
 
 from commerce_kernel import Account, Mail, Task, TaskContext, utcnow
-from commerce_kernel.db import retry_on_conflict, rowcount
+from commerce_kernel.db import retry_on_conflict, rfc3339, rowcount
 from commerce_webhooks import guard, signing
 from commerce_webhooks.models import Delivery, Endpoint
 from commerce_webhooks.settings import WebhooksSettings
@@ -45,10 +45,6 @@ JITTER = 0.2
 USER_AGENT = "commerce-webhooks/0.1"
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
 def jittered(wait: float) -> float:
     return max(0.0, wait * random.uniform(1 - JITTER, 1 + JITTER))
 
@@ -60,7 +56,7 @@ async def fan_out(
     one delivery task each. Returns the ids of the rows written now."""
     now = utcnow()
     body = orjson.dumps(
-        {"id": message_id, "type": event_type, "timestamp": iso(now), "data": data}
+        {"id": message_id, "type": event_type, "timestamp": rfc3339(now), "data": data}
     ).decode()
 
     async def write() -> list[int]:
@@ -305,7 +301,7 @@ async def mail_admins(kernel: Kernel, endpoint: Endpoint, error: str) -> None:
     logger.error("webhook endpoint %s (%s) disabled: %s", endpoint.id, endpoint.url, error)
     if not emails:
         return
-    since = iso(endpoint.failing_since) if endpoint.failing_since else "a while"
+    since = rfc3339(endpoint.failing_since) if endpoint.failing_since else "a while"
     mail = Mail(
         to=emails,
         subject=f"Webhook endpoint {endpoint.id} disabled",
