@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, cast
 
-from commerce_catalog.api import ProductInfo, get_product, get_products
+from commerce_catalog.api import INFO_COLUMNS, Product, ProductInfo, get_product
 from sqlalchemy import Table, bindparam, delete, false, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,22 +60,19 @@ def item_out(item_id: int, line: PricedLine, currency: str) -> dict[str, Any]:
     }
 
 
-# A cart's lines as columns (id, product, quantity): read, never changed, so no ORM objects.
+# A cart's lines (id, quantity) with their products, in one statement: read, never changed,
+# so no ORM objects. A line whose product is gone is left out (the inner join).
 _LINES = (
-    select(CartItem.id, CartItem.product_id, CartItem.quantity)
+    select(CartItem.id, CartItem.quantity, *INFO_COLUMNS)
+    .join(Product, Product.id == CartItem.product_id)
     .where(CartItem.account_id == bindparam("account_id"))
     .order_by(CartItem.id)
-)
-_LINE_OF = select(CartItem.id, CartItem.quantity).where(
-    CartItem.account_id == bindparam("account_id"),
-    CartItem.product_id == bindparam("product_id"),
 )
 
 
 async def _priced_items(session: AsyncSession, account_id: int) -> list[tuple[Any, PricedLine]]:
-    items = (await session.execute(_LINES, {"account_id": account_id})).all()
-    products = await get_products(session, [i.product_id for i in items])
-    return [(i, _line(i, products[i.product_id])) for i in items if i.product_id in products]
+    rows = await session.execute(_LINES, {"account_id": account_id})
+    return [(row, _line(row, ProductInfo(*row[2:]))) for row in rows]
 
 
 async def cart_lines(session: AsyncSession, account_id: int) -> list[PricedLine]:
@@ -117,7 +114,8 @@ def totals_out(totals: Totals) -> dict[str, Any]:
 
 def _upsert(on_mysql: bool, account_id: int, product_id: int, quantity: int) -> Insert:
     """One statement that inserts the line or adds to its quantity, so two concurrent adds of
-    the same product can never create two lines (the unique key decides)."""
+    the same product can never create two lines (the unique key decides), and answers the
+    line's id and new quantity (RETURNING: SQLite 3.35+, MariaDB 10.5+)."""
     now = utcnow()
     values = {
         "account_id": account_id,
@@ -131,12 +129,12 @@ def _upsert(on_mysql: bool, account_id: int, product_id: int, quantity: int) -> 
         stmt = mysql.insert(table).values(**values)
         return stmt.on_duplicate_key_update(
             quantity=table.c.quantity + stmt.inserted.quantity, updated_at=now
-        )
+        ).returning(table.c.id, table.c.quantity)
     stmt_lite = sqlite.insert(table).values(**values)
     return stmt_lite.on_conflict_do_update(
         index_elements=["account_id", "product_id"],
         set_={"quantity": table.c.quantity + stmt_lite.excluded.quantity, "updated_at": now},
-    )
+    ).returning(table.c.id, table.c.quantity)
 
 
 async def add_item(
@@ -154,12 +152,9 @@ async def add_item(
             product = await _active_product(session, product_id)
             if quantity > product.stock:
                 raise _out_of_stock(product, quantity)
-            await session.execute(_upsert(kernel.db.is_mysql, account_id, product_id, quantity))
-            item = (
-                await session.execute(
-                    _LINE_OF, {"account_id": account_id, "product_id": product_id}
-                )
-            ).one()
+            # The line as the upsert left it, answered by the upsert itself (RETURNING).
+            upsert = _upsert(kernel.db.is_mysql, account_id, product_id, quantity)
+            item = (await session.execute(upsert)).one()
             if item.quantity > product.stock:
                 raise _out_of_stock(product, item.quantity)  # rolls the upsert back
             # An existing line held at least 1 before, so only a new line equals `quantity`.

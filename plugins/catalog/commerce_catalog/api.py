@@ -18,9 +18,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog import hookspecs as hooks
+from commerce_catalog import stock as stock_module
 from commerce_catalog.models import Product
 from commerce_catalog.schemas import ProductData, SoldCount
-from commerce_catalog.stock import Lines, Shortfall, StockStrategy
+from commerce_catalog.stock import ConditionalUpdateStock, Lines, Shortfall, StockStrategy
 from commerce_kernel import Kernel
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ class ProductInfo:
     is_active: bool
 
 
-# ProductInfo's fields, read as columns: no ORM objects to load for what callers only read.
-_INFO = select(
+INFO_COLUMNS = (
     Product.id,
     Product.sku,
     Product.name,
@@ -57,6 +57,13 @@ _INFO = select(
     Product.sold_count,
     Product.is_active,
 )
+"""ProductInfo's fields as columns, in its field order: for a plugin's own statement that
+joins `products` (`select(MyRow.id, *INFO_COLUMNS).join(Product, ...)`, then
+`ProductInfo(*row[1:])`), one round trip where reading its rows and then `get_products`
+would take two."""
+
+# ProductInfo's fields, read as columns: no ORM objects to load for what callers only read.
+_INFO = select(*INFO_COLUMNS)
 _INFO_BY_ID = _INFO.where(Product.id == bindparam("id"))
 
 
@@ -91,6 +98,89 @@ async def get_sold_counts(
     return {pid: SoldCount(product_id=pid, sold=sold, version=v) for pid, sold, v in rows}
 
 
+_MAX_ID = 2**31 - 1  # the products' INT id: a larger one is simply unknown
+
+# What a sale reads of its products once their rows are locked: ProductInfo and the version.
+_SOLD = _INFO.add_columns(Product.sold_version)
+
+
+@dataclass(frozen=True)
+class Sale:
+    """What `sell` answers. When `missing` or `shortfalls` is not empty nothing is sold and
+    the caller must roll back; else every line was taken and counted, and `products` holds
+    each product as the sale left it (read under its row lock: the price sold at)."""
+
+    products: dict[int, ProductInfo]
+    missing: list[int]  # unknown or retired, in the order of the lines
+    shortfalls: list[Shortfall]
+
+
+async def sell(kernel: Kernel, session: AsyncSession, lines: Lines) -> Sale:
+    """Sell `lines` (`(product_id, quantity)`, one per product) inside the caller's
+    transaction: take their stock (the deployment's stock strategy), raise their sold counts,
+    tell `record_units_sold`, and record `sold_counts_changed` (announced when the caller
+    commits). With the default strategy the stock and the count change in one conditional
+    UPDATE per line, and one read of the locked rows serves the caller and the event."""
+    lines = list(lines)
+    known = [(p, q) for p, q in lines if 0 < p <= _MAX_ID]
+    strategy = stock(kernel)
+    if type(strategy) is ConditionalUpdateStock:
+        failed = dict(await strategy.take_and_count(session, known))
+        rows = (await session.execute(_SOLD.where(Product.id.in_([p for p, _ in known])))).all()
+        products = {row[0]: ProductInfo(*row[:-1]) for row in rows}
+        sale = _sale(lines, products, failed)
+        if sale.missing or sale.shortfalls:
+            return sale
+        counts = [SoldCount(product_id=row[0], sold=row[5], version=row[-1]) for row in rows]
+        await _counted(kernel, session, dict(lines), counts)
+        return sale
+    products = await get_products(session, [p for p, _ in known])
+    sale = _sale(lines, products, {})
+    if sale.missing:
+        return sale
+    shortfalls = await strategy.allocate(session, lines)
+    if shortfalls:
+        return Sale(products, [], shortfalls)
+    changed = stock_module.sold_changes(dict(lines))
+    await stock_module.count_sold(session, changed)
+    await _counted(kernel, session, dict(lines), None)
+    return sale
+
+
+def _sale(lines: Lines, products: dict[int, ProductInfo], failed: dict[int, int]) -> Sale:
+    missing = [p for p, _ in lines if p not in products or not products[p].is_active]
+    shortfalls = [
+        Shortfall(product_id=p, requested=q, available=max(0, products[p].stock))
+        for p, q in sorted(failed.items())
+        if p in products and products[p].is_active
+    ]
+    return Sale(products, missing, shortfalls)
+
+
+async def unsell(kernel: Kernel, session: AsyncSession, lines: Lines) -> None:
+    """Undo a sale of `lines` (a cancelled order) inside the caller's transaction: stock given
+    back (the strategy's `release`), sold counts lowered, `record_units_sold` told (negative
+    changes) and `sold_counts_changed` recorded."""
+    changes = {p: -q for p, q in lines}
+    strategy = stock(kernel)
+    if type(strategy) is ConditionalUpdateStock:
+        await strategy.give_back_and_uncount(session, lines)
+    else:
+        await strategy.release(session, lines)
+        await stock_module.count_sold(session, stock_module.sold_changes(changes))
+    await _counted(kernel, session, changes, None)
+
+
+async def _counted(
+    kernel: Kernel, session: AsyncSession, changes: dict[int, int], counts: list[SoldCount] | None
+) -> None:
+    ids = [p for p, _ in stock_module.sold_changes(changes)]
+    await kernel.hooks.call(
+        hooks.record_units_sold, kernel=kernel, session=session, changes=changes
+    )
+    await stock_module.announce_sold(kernel, session, ids, counts)
+
+
 def stock(kernel: Kernel) -> StockStrategy:
     """The deployment's stock strategy (hook `stock_strategy`), made once."""
     return kernel.cached(
@@ -100,11 +190,13 @@ def stock(kernel: Kernel) -> StockStrategy:
 
 
 __all__ = [
+    "INFO_COLUMNS",
     "Lines",
     "MakeProduct",
     "Product",
     "ProductData",
     "ProductInfo",
+    "Sale",
     "Shortfall",
     "SoldCount",
     "StockStrategy",
@@ -113,5 +205,7 @@ __all__ = [
     "get_sold_counts",
     "hooks",
     "make_product",
+    "sell",
     "stock",
+    "unsell",
 ]

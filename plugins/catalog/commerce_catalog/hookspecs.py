@@ -23,6 +23,8 @@ def stock_strategy(kernel: Kernel) -> StockStrategy:
     `allocate` and `release`), so a plugin replaces both together or neither.
 
     Called once per deployment, at the first sale (`commerce_catalog.api.stock(kernel)`).
+    Sales go through `commerce_catalog.api.sell`/`unsell`, which call the strategy and then
+    count the units sold (the default's conditional UPDATE counts them in the same statement).
     STRATEGY: the last-loaded implementation wins, so a plugin that requires `catalog` and
     implements this hook replaces the catalog's default (one conditional UPDATE per line).
     """
@@ -32,9 +34,10 @@ def stock_strategy(kernel: Kernel) -> StockStrategy:
 @hookspec(Compose.BROADCAST)
 async def record_units_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
     """Units sold changed by `{product_id: delta}` (positive on sale, negative on cancel),
-    inside the caller's transaction. The catalog keeps `sold_count` with it (and announces
-    the new figures with `sold_counts_changed` once that transaction commits); other plugins
-    may keep their own figures. BROADCAST."""
+    inside the seller's transaction: called by `commerce_catalog.api.sell` and `unsell` once
+    the catalog has changed its own `sold_count` (whose new figures it announces with
+    `sold_counts_changed` when that transaction commits). Implement it to keep figures of
+    your own; to sell, call `sell`, not this hook. An error rolls the sale back. BROADCAST."""
 
 
 @hookspec(Compose.BROADCAST, isolate=True)

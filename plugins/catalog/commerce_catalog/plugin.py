@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.routing import BaseRoute
 
-from commerce_catalog import __version__, cli, demo, hookspecs, stock
+from commerce_catalog import __version__, cli, demo, hookspecs
 from commerce_catalog import routes as catalog_routes
 from commerce_catalog import tasks as catalog_tasks
 from commerce_catalog.settings import CatalogSettings
@@ -61,8 +61,3 @@ async def demo_data(kernel: Kernel, session: AsyncSession) -> None:
 @hookimpl
 def stock_strategy(kernel: Kernel) -> StockStrategy:
     return ConditionalUpdateStock()
-
-
-@hookimpl
-async def record_units_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
-    await stock.record_sold(kernel, session, changes)

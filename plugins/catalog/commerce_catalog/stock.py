@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypedDict
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_catalog import hookspecs
@@ -44,13 +44,58 @@ class StockStrategy(Protocol):
 
 
 class ConditionalUpdateStock:
-    """The default: `UPDATE products SET stock = stock - q WHERE id = ? AND stock >= q`."""
+    """The default: `UPDATE products SET stock = stock - q WHERE id = ? AND stock >= q`.
+
+    A sale through `commerce_catalog.api.sell` takes the stock and counts the units sold in
+    that same statement (`take_and_count`), one round trip per line instead of two."""
 
     async def allocate(self, session: AsyncSession, lines: Lines) -> list[Shortfall]:
         return await allocate(session, lines)
 
     async def release(self, session: AsyncSession, lines: Lines) -> None:
         await release(session, lines)
+
+    async def take_and_count(self, session: AsyncSession, lines: Lines) -> list[tuple[int, int]]:
+        """Take stock and raise the sold count of every line, in product id order; returns
+        the lines that could not be taken (unknown, retired or short: the caller rolls back)."""
+        failed = []
+        for product_id, quantity in sorted(lines):
+            result = await session.execute(_SELL, {"p_id": product_id, "qty": quantity})
+            if rowcount(result) != 1:
+                failed.append((product_id, quantity))
+        return failed
+
+    async def give_back_and_uncount(self, session: AsyncSession, lines: Lines) -> None:
+        """Give stock back and lower the sold count of every line, in product id order."""
+        for product_id, quantity in sorted(lines):
+            await session.execute(_UNSELL, {"p_id": product_id, "qty": quantity})
+
+
+# Built once: the default strategy's sale and its reversal, stock and sold count together.
+_SELL = (
+    update(Product)
+    .where(
+        Product.id == bindparam("p_id"),
+        Product.is_active.is_(True),
+        Product.stock >= bindparam("qty"),
+    )
+    .values(
+        stock=Product.stock - bindparam("qty"),
+        sold_count=Product.sold_count + bindparam("qty"),
+        sold_version=Product.sold_version + 1,
+    )
+    .execution_options(synchronize_session=False)
+)
+_UNSELL = (
+    update(Product)
+    .where(Product.id == bindparam("p_id"))
+    .values(
+        stock=Product.stock + bindparam("qty"),
+        sold_count=Product.sold_count - bindparam("qty"),
+        sold_version=Product.sold_version + 1,
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 async def allocate(session: AsyncSession, lines: Lines) -> list[Shortfall]:
@@ -84,12 +129,14 @@ async def release(session: AsyncSession, lines: Lines) -> None:
         )
 
 
-async def record_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, int]) -> None:
-    """Raise (or lower) `sold_count` and bump `sold_version` per product, in id order; when
-    anyone listens to `sold_counts_changed`, read the new figures back in the same
-    transaction (the rows are locked by then, so versions follow the commit order) and record
-    the event."""
-    changed = [(p, d) for p, d in sorted(changes.items()) if d]
+def sold_changes(changes: dict[int, int]) -> list[tuple[int, int]]:
+    """The non-zero changes of `{product_id: delta}`, in product id order."""
+    return [(p, d) for p, d in sorted(changes.items()) if d]
+
+
+async def count_sold(session: AsyncSession, changed: Lines) -> None:
+    """Raise (or lower) `sold_count` and bump `sold_version` per `(product_id, delta)`, in the
+    order given (product id order: see `sold_changes`)."""
     for product_id, delta in changed:
         await session.execute(
             update(Product)
@@ -97,12 +144,21 @@ async def record_sold(kernel: Kernel, session: AsyncSession, changes: dict[int, 
             .values(sold_count=Product.sold_count + delta, sold_version=Product.sold_version + 1)
             .execution_options(synchronize_session=False)
         )
-    if not changed or not kernel.events.listened(hookspecs.sold_counts_changed):
+
+
+async def announce_sold(
+    kernel: Kernel, session: AsyncSession, ids: Sequence[int], counts: list[SoldCount] | None = None
+) -> None:
+    """Record `sold_counts_changed` for `ids` when anyone listens: `counts` when the caller
+    read them under the rows' locks, else read back here in the same transaction (the rows
+    are locked by then, so versions follow the commit order)."""
+    if not ids or not kernel.events.listened(hookspecs.sold_counts_changed):
         return
-    rows = await session.execute(
-        select(Product.id, Product.sold_count, Product.sold_version).where(
-            Product.id.in_([p for p, _ in changed])
+    if counts is None:
+        rows = await session.execute(
+            select(Product.id, Product.sold_count, Product.sold_version).where(
+                Product.id.in_(list(ids))
+            )
         )
-    )
-    counts = [SoldCount(product_id=pid, sold=sold, version=version) for pid, sold, version in rows]
+        counts = [SoldCount(product_id=pid, sold=sold, version=v) for pid, sold, v in rows]
     await kernel.events.record(session, hookspecs.sold_counts_changed, counts=counts)

@@ -18,7 +18,7 @@ from commerce_cart.api import (
     valid_id,
 )
 from commerce_catalog import api as catalog
-from sqlalchemy import ColumnElement, Select, false, func, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, false, func, insert, select, update
 from sqlalchemy.orm import joinedload
 
 from commerce_kernel import Kernel
@@ -155,13 +155,12 @@ async def _place(
         else:
             wanted = _merge(items)
 
-        products = await catalog.get_products(session, [p for p in wanted if valid_id(p)])
-        missing = [p for p in wanted if p not in products or not products[p].is_active]
-        if missing:
-            raise NotFound(_missing_products(missing), product_ids=missing)
-        shortfalls = await catalog.stock(kernel).allocate(session, list(wanted.items()))
-        if shortfalls:
-            raise Conflict("Not enough stock for some lines.", lines=shortfalls)
+        sale = await catalog.sell(kernel, session, list(wanted.items()))
+        if sale.missing:
+            raise NotFound(_missing_products(sale.missing), product_ids=sale.missing)
+        if sale.shortfalls:
+            raise Conflict("Not enough stock for some lines.", lines=sale.shortfalls)
+        products = sale.products
 
         priced = [
             PricedLine(p, products[p].sku, products[p].name, products[p].price, qty)
@@ -187,39 +186,55 @@ async def _place(
             created_at=now,
             updated_at=now,
         )
-        session.add(order)
-        await session.flush()
-        session.add_all(
-            OrderLine(
-                order_id=order.id,
-                product_id=line.product_id,
-                sku=line.sku,
-                name=line.name,
-                unit_price=line.unit_price,
-                quantity=line.quantity,
-                line_total=line.line_total,
-            )
-            for line in priced
-        )
-        await kernel.hooks.call(
-            catalog.hooks.record_units_sold, kernel=kernel, session=session, changes=dict(wanted)
+        # Core INSERTs (no unit of work); the order's one also answers the customer's email.
+        values = _order_values(order)
+        order.id, email = (await session.execute(_INSERT_ORDER, values)).one()
+        await session.execute(
+            _INSERT_LINE,
+            [
+                {
+                    "order_id": order.id,
+                    "product_id": line.product_id,
+                    "sku": line.sku,
+                    "name": line.name,
+                    "unit_price": line.unit_price,
+                    "quantity": line.quantity,
+                    "line_total": line.line_total,
+                }
+                for line in priced
+            ],
         )
         await remove_lines(session, account_id, cart_item_ids)
-        mail = MailOutboxRow(
-            order_id=order.id, kind=outbox.PLACED, data={}, created_at=now, attempts=0
-        )
-        session.add(mail)
+        mail_id = (
+            await session.execute(
+                _INSERT_MAIL,
+                {"order_id": order.id, "kind": outbox.PLACED, "data": {}, "created_at": now},
+            )
+        ).scalar_one()
         if claim is not None:
             await idempotency.mark_done(session, claim, order.id)
-        await session.flush()
-        email = await session.scalar(select(Account.email).where(Account.id == account_id))
         out = order_out(order, priced, email or "")
         data = _with_account(out, account_id)
         await kernel.hooks.call(
             hookspecs.order_recording, kernel=kernel, session=session, order=data
         )
         await kernel.events.record(session, hookspecs.order_placed, order=data)
-        return out, mail.id
+        return out, mail_id
+
+
+_ORDERS = cast(Table, Order.__table__)
+_INSERT_ORDER = insert(_ORDERS).returning(
+    _ORDERS.c.id,
+    select(Account.email).where(Account.id == bindparam("customer")).scalar_subquery(),
+)
+_INSERT_LINE = insert(cast(Table, OrderLine.__table__))
+_MAIL = cast(Table, MailOutboxRow.__table__)
+_INSERT_MAIL = insert(_MAIL).values(attempts=0).returning(_MAIL.c.id)
+
+
+def _order_values(order: Order) -> dict[str, object]:
+    values = {c.key: getattr(order, c.key) for c in _ORDERS.columns if c.key != "id"}
+    return {**values, "customer": order.account_id}
 
 
 def _missing_products(ids: Sequence[int]) -> str:
@@ -392,13 +407,7 @@ async def _move(
                 raise _Raced
             if new is S.CANCELLED:
                 units = _merge([(line.product_id, line.quantity) for line in order.lines])
-                await catalog.stock(kernel).release(session, list(units.items()))
-                await kernel.hooks.call(
-                    catalog.hooks.record_units_sold,
-                    kernel=kernel,
-                    session=session,
-                    changes={p: -q for p, q in units.items()},
-                )
+                await catalog.unsell(kernel, session, list(units.items()))
             mail = MailOutboxRow(
                 order_id=order.id,
                 kind=outbox.STATUS_CHANGED,
