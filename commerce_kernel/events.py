@@ -10,8 +10,11 @@ The plugin that owns the fact records it inside the fact's transaction:
     # committed: the event has been announced
 
 `record` writes, inside the fact's own transaction, one delivery row per durable listener
-(`@durable @hookimpl`), so the event exists exactly when the fact does. Once that transaction
-commits, the event is announced (`announce`): the other listeners are called at once in this
+(`@durable @hookimpl`), so the event exists exactly when the fact does; a listener marked
+`@durable(wanted=predicate)` is asked first (`await predicate(kernel, session, event)`, in that
+transaction) and gets no row when it answers False (an error of the predicate counts as True;
+a database error is the transaction's and is raised). Once that transaction commits, the event
+is announced (`announce`): the other listeners are called at once in this
 process (isolated: a failure is logged, the fact stands, and the event is not repeated for
 them), then one delivery task is queued per durable row. A rolled-back transaction announces
 nothing. Code may record an event in a transaction it did not open (a hook called inside
@@ -19,8 +22,8 @@ another plugin's transaction): it is announced when that transaction commits. On
 committed by hand, not through `kernel.db.transaction()`, needs `await
 kernel.events.announce(event)` after its commit (announcing twice is harmless).
 
-The guarantee for a durable listener: it is called at least once for every committed event,
-with the same `event_id` on every try, until it returns without raising: a failure retries with
+The guarantee for a durable listener: it is called at least once for every committed event
+(that its `wanted`, if any, accepted), with the same `event_id` on every try, until it returns without raising: a failure retries with
 the task queue's backoff, a lost task (Redis down at commit, a killed worker or process) is
 queued again by the `kernel.redeliver_events` cron job, every minute, for deliveries older than
 `REDELIVER_AFTER` seconds. Two tries may overlap after such a loss, so a listener is idempotent
@@ -41,10 +44,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import CursorResult, Index, Integer, String, Text, delete, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from commerce_kernel.db import Base, UTCDateTime, after_commit, scoped_add, utcnow
+from commerce_kernel.markers import Wanted
 from commerce_kernel.routing import dumps
 from commerce_kernel.tasks import GiveUp, TaskContext
 
@@ -134,7 +139,11 @@ class Events:
         event_id = uuid.uuid4().hex
         data = orjson.loads(dumps(payload))
         event = Event(spec, event_id, data)
-        listeners = self.kernel.hooks.durable_listeners(spec)
+        listeners = [
+            name
+            for name, wanted in self.kernel.hooks.durable_wanted(spec)
+            if wanted is None or await self._wanted(wanted, name, session, event)
+        ]
         if listeners:
             text = orjson.dumps(data).decode()
             rows = [
@@ -151,6 +160,22 @@ class Events:
             event.rows = rows
         after_commit(session, lambda: self.announce(event))
         return event
+
+    async def _wanted(
+        self, wanted: Wanted, plugin: str, session: AsyncSession, event: Event
+    ) -> bool:
+        try:
+            return bool(await wanted(self.kernel, session, event))
+        except DBAPIError:
+            raise  # the fact's transaction failed with it (a deadlock is retried whole)
+        except Exception:
+            # Undecided is not "no": the row is written and the listener decides when called.
+            logger.exception(
+                "the %s listener of %s could not say if it wants an event",
+                event.spec.__name__,
+                plugin,
+            )
+            return True
 
     async def announce(self, event: Event) -> None:
         """After commit: call the ordinary listeners now, queue the durable deliveries.

@@ -13,7 +13,16 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import pluggy
 
 from commerce_kernel import hookspecs
-from commerce_kernel.markers import PROJECT, Compose, PluginError, SpecRule, is_durable, rule_of
+from commerce_kernel.markers import (
+    PROJECT,
+    Compose,
+    PluginError,
+    SpecRule,
+    Wanted,
+    durable_wanted,
+    is_durable,
+    rule_of,
+)
 
 if TYPE_CHECKING:
     from commerce_kernel.plugins import LoadedPlugin
@@ -110,6 +119,10 @@ class Hooks:
     def durable_listeners(self, spec: Callable[..., Any]) -> list[str]:
         """The plugins whose listener of the event `spec` is durable, in plugin order."""
         return [impl.plugin_name for impl in self._resolve(spec).durable]
+
+    def durable_wanted(self, spec: Callable[..., Any]) -> list[tuple[str, Wanted | None]]:
+        """`durable_listeners` with each one's `wanted` predicate (None: every event)."""
+        return [(i.plugin_name, durable_wanted(i.function)) for i in self._resolve(spec).durable]
 
     def durable_listener(self, hook: str, plugin_name: str) -> Callable[..., Any] | None:
         """The durable listener of `plugin_name` for the hook named `hook`, if still there."""

@@ -4,16 +4,18 @@ results of several implementations compose. A leaf module: it imports nothing of
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pluggy
 
 PROJECT = "commerce_kernel"
 
 F = TypeVar("F", bound=Callable[..., Any])
+# `await wanted(kernel, session, event) -> bool`: see `durable`.
+Wanted = Callable[[Any, Any, Any], Awaitable[bool]]
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
 """Marks a hook implementation: a function of the plugin module named exactly after its spec.
@@ -25,18 +27,38 @@ optional integration): without that plugin it is never called, and start-up does
 _hookspec = pluggy.HookspecMarker(PROJECT)
 
 
-def durable(func: F) -> F:
+@overload
+def durable(func: F, /) -> F: ...
+@overload
+def durable(*, wanted: Wanted | None = None) -> Callable[[F], F]: ...
+def durable(func: F | None = None, /, *, wanted: Wanted | None = None) -> Any:
     """Marks a listener of an after-commit event (`order_placed`, ...) that must not lose one:
     put it above `@hookimpl`. Instead of being called in the request after commit, it gets an
     outbox row written in the event's own transaction and is called by a task, retried until
     it succeeds (at least once; it receives `event_id`, the same for every try, to be
-    idempotent by). See `commerce_kernel.events`."""
-    func.__commerce_durable__ = True  # type: ignore[attr-defined]
-    return func
+    idempotent by). See `commerce_kernel.events`.
+
+    `@durable(wanted=predicate)` lets the listener decline an event it would do nothing with
+    (webhooks, when no endpoint subscribes to it): `await predicate(kernel, session, event)` is
+    asked in the fact's transaction when the event is recorded, and False writes no row and
+    queues no task. It must read what it decides by so that a change committed before the
+    fact commits is seen (a locking read of a row that change updates), or it loses events."""
+
+    def mark(f: F) -> F:
+        f.__commerce_durable__ = True  # type: ignore[attr-defined]
+        f.__commerce_durable_wanted__ = wanted  # type: ignore[attr-defined]
+        return f
+
+    return mark if func is None else mark(func)
 
 
 def is_durable(func: object) -> bool:
     return bool(getattr(func, "__commerce_durable__", False))
+
+
+def durable_wanted(func: object) -> Wanted | None:
+    """The `wanted` predicate a durable listener was marked with, if any."""
+    return getattr(func, "__commerce_durable_wanted__", None)
 
 
 class Compose(enum.StrEnum):
@@ -139,6 +161,7 @@ __all__ = [
     "PluginError",
     "SpecRule",
     "durable",
+    "durable_wanted",
     "hookimpl",
     "hookspec",
     "is_durable",

@@ -18,7 +18,7 @@ from tests.helpers import ledger
 
 @pytest.fixture(scope="session")
 def commerce_extra_plugins():
-    return [ledger, ledger.ordinary, ledger.erp]
+    return [ledger, ledger.ordinary, ledger.erp, ledger.picky]
 
 
 @pytest.fixture(autouse=True)
@@ -53,7 +53,7 @@ async def pending(kernel) -> int:
 async def test_ordinary_listeners_hear_it_at_once_and_durable_ones_through_a_task(
     kernel, run_tasks
 ):
-    assert kernel.hooks.durable_listeners(ledger.entry_booked) == ["ledger_erp"]
+    assert kernel.hooks.durable_listeners(ledger.entry_booked) == ["ledger_erp", "ledger_picky"]
     assert kernel.hooks.implementers(ledger.entry_booked) == ["ledger_ordinary"]
     event = await book(kernel, {"amount": "12.50"})
     assert ledger.heard["ordinary"] == [(event.event_id, {"amount": "12.50"})]
@@ -82,6 +82,46 @@ async def test_an_event_recorded_by_a_hook_in_anothers_transaction_is_announced_
     async with kernel.db.transaction() as session:
         await inner(session)
     assert [payload for _, payload in ledger.heard["ordinary"]] == [{"amount": "4"}]
+
+
+async def delivered_to(kernel, plugin: str) -> list[str]:
+    async with kernel.db.session() as session:
+        return list(
+            await session.scalars(
+                select(EventDelivery.event_id)
+                .where(EventDelivery.plugin == plugin)
+                .order_by(EventDelivery.id)
+            )
+        )
+
+
+async def test_a_durable_listener_that_declines_an_event_gets_no_delivery(kernel, run_tasks):
+    """`@durable(wanted=...)`: asked in the fact's transaction; a "no" writes no row, so
+    neither the task nor the redelivery job ever calls it; an undecided answer is a yes."""
+    plain = await book(kernel, {"amount": "5"})
+    wanted = await book(kernel, {"amount": "6", "picky": True})
+    undecided = await book(kernel, {"amount": "7", "undecided": True})
+    assert ledger.heard["asked"] == [
+        (plain.event_id, True),
+        (wanted.event_id, True),
+        (undecided.event_id, True),
+    ]
+    assert len(plain.deliveries) == 1  # ledger_erp's only
+    await run_tasks()
+    assert (
+        await redeliver(TaskContext(kernel, "cron:kernel.redeliver_events", 1), older_than=0) == 0
+    )
+    await run_tasks()
+    # Delivered in any order (the queue runs them side by side).
+    assert sorted(e for e, _ in ledger.heard["picky"]) == sorted(
+        [wanted.event_id, undecided.event_id]
+    )
+    assert {e for e, _ in ledger.heard["erp"]} == {
+        plain.event_id,
+        wanted.event_id,
+        undecided.event_id,
+    }  # the other durable listener hears every one
+    assert plain.event_id not in await delivered_to(kernel, "ledger_picky")
 
 
 async def test_a_failing_durable_listener_is_retried_with_the_same_event_id(kernel, run_tasks):

@@ -1,5 +1,6 @@
 """Test deployments: a migrated database with a started kernel per plugin set and backend,
-shared by the tests that ask for that set and emptied after each test."""
+shared by the tests that ask for that set and emptied after each test (the rows its migrations
+wrote are put back)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy import inspect as sa_inspect
 from starlette.applications import Starlette
 
@@ -43,14 +44,19 @@ class Deployment:
     env: dict[str, str] = field(default_factory=dict)
     app: Starlette | None = None
     tables: set[str] = field(default_factory=set)  # what the migrations created
+    # The rows the migrations wrote (a plugin's one-row tables), put back by `clean`.
+    seeded: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     backend: Backend = field(default_factory=Backend)  # the servers it runs on
 
     async def clean(self) -> None:
-        """Empty every table (not the schema) and Redis, so each test starts blank."""
+        """Empty every table (not the schema) and Redis, so each test starts as on a freshly
+        migrated database: blank but for the rows the migrations wrote."""
         async with self.kernel.db.transaction() as session:
             for table in reversed(metadata.sorted_tables):
                 if table.name in self.tables:
                     await session.execute(delete(table))
+            for table, rows in self.seeded.items():
+                await session.execute(insert(table), rows)
         if self.kernel.redis is not None:
             # Only this run's keys: other test runs may share the Redis database.
             prefix = self.kernel.settings.redis_prefix
@@ -65,6 +71,18 @@ class Deployment:
 async def _table_names(kernel: Kernel) -> set[str]:
     async with kernel.db.engine.connect() as conn:
         return await conn.run_sync(lambda c: set(sa_inspect(c).get_table_names()))
+
+
+async def _seeded(kernel: Kernel, tables: set[str]) -> dict[Table, list[dict[str, Any]]]:
+    """The rows of each table right after the migrations, in the order to insert them."""
+    seeded: dict[Table, list[dict[str, Any]]] = {}
+    async with kernel.db.session() as session:
+        for table in metadata.sorted_tables:
+            if table.name in tables:
+                rows = (await session.execute(select(table))).mappings().all()
+                if rows:
+                    seeded[table] = [dict(row) for row in rows]
+    return seeded
 
 
 class Deployments:
@@ -105,7 +123,8 @@ class Deployments:
         # Cron jobs would fire at wall-clock times in the middle of tests; tests call the
         # job functions (or spawn a worker) when they mean to.
         await kernel.start(run_cron=False)
-        dep = Deployment(kernel, database, env, app, tables, backend)
+        seeded = await _seeded(kernel, tables)
+        dep = Deployment(kernel, database, env, app, tables, seeded=seeded, backend=backend)
         self.items[key] = dep
         return dep
 

@@ -1,5 +1,6 @@
 """Test plugins for durable events: `ledger` owns a fact and its event `entry_booked`;
-`ledger_ordinary` listens in the request, `ledger_erp` durably (failing its first tries)."""
+`ledger_ordinary` listens in the request, `ledger_erp` durably (failing its first tries),
+`ledger_picky` durably but only wants the entries marked `picky` (`@durable(wanted=...)`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ async def entry_booked(kernel: Kernel, event_id: str, entry: dict[str, Any]) -> 
 specs.entry_booked = entry_booked
 plugin = Plugin(name="ledger", version="0.0.1", hookspecs=specs)
 
-heard: dict[str, list[Any]] = {"ordinary": [], "erp": [], "tries": []}
+heard: dict[str, list[Any]] = {"ordinary": [], "erp": [], "tries": [], "picky": [], "asked": []}
 failures = {"left": 0}
 
 
@@ -45,3 +46,18 @@ def _listener(name: str, func: Any) -> types.ModuleType:
 
 ordinary = _listener("ledger_ordinary", hookimpl(_ordinary))
 erp = _listener("ledger_erp", durable(hookimpl(_erp)))
+
+
+async def _wants(kernel: Kernel, session: Any, event: Any) -> bool:
+    """Asked in the fact's transaction; cannot decide an entry marked `undecided`."""
+    heard["asked"].append((event.event_id, session.in_transaction()))
+    if event.payload["entry"].get("undecided"):
+        raise ValueError("cannot tell")
+    return bool(event.payload["entry"].get("picky"))
+
+
+async def _picky(kernel: Kernel, event_id: str, entry: dict[str, Any]) -> None:
+    heard["picky"].append((event_id, entry))
+
+
+picky = _listener("ledger_picky", durable(wanted=_wants)(hookimpl(_picky)))

@@ -29,7 +29,7 @@ from sqlalchemy import or_, select, update
 
 from commerce_kernel import Account, Mail, Task, TaskContext, utcnow
 from commerce_kernel.db import retry_on_conflict, rfc3339, rowcount
-from commerce_webhooks import guard, signing
+from commerce_webhooks import guard, signing, subscribed
 from commerce_webhooks.models import Delivery, Endpoint
 from commerce_webhooks.settings import WebhooksSettings
 
@@ -285,6 +285,7 @@ async def settle(
             )
             if rowcount(cut):
                 disabled = await session.get(Endpoint, endpoint_id)
+                await subscribed.refresh(session)
     if retry_in is not None:
         await enqueue(kernel, delivery_id, attempts, retry_in)
     if disabled is not None:

@@ -12,6 +12,7 @@ from commerce_kernel.db import retry_on_conflict
 from commerce_webhooks.delivery import fan_out
 from commerce_webhooks.models import StockLow
 from commerce_webhooks.settings import WebhooksSettings
+from commerce_webhooks.subscribed import STOCK_LOW, subscribed
 
 if TYPE_CHECKING:
     from commerce_kernel import Kernel
@@ -60,6 +61,11 @@ async def stock_changed(kernel: Kernel, event_id: str, product_ids: Iterable[int
 
     async def mark() -> list[dict[str, Any]]:
         async with kernel.db.transaction() as session:
+            types = await subscribed(session)
+            if types is not None and STOCK_LOW not in types:
+                # Nobody listens (any more): nothing to announce, nothing to remember.
+                await session.execute(delete(StockLow).where(StockLow.product_id.in_(ids)))
+                return []
             infos = await get_products(session, ids)
             marks = {
                 m.product_id: m

@@ -82,3 +82,15 @@ class StockLow(Base):
     # The event that announced it (a repeated call of the same event announces it again).
     event_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscribed(Base):
+    """One row (id 1): the event types some enabled endpoint subscribes to, rewritten in the
+    transaction of every change to the endpoints. A shop event's transaction reads it with a
+    shared lock to decide whether to keep the event for webhooks at all (`subscribed`)."""
+
+    __tablename__ = "webhook_subscribed"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,6 +1,8 @@
 """The webhooks plugin module (its entry point): the declaration and every hook it
 implements. Every shop event reaches it through a durable listener (`@durable @hookimpl`),
-whose delivery row the kernel writes in the fact's own transaction: that is the outbox."""
+whose delivery row the kernel writes in the fact's own transaction: that is the outbox. Each
+listener declines, in that transaction, an event no enabled endpoint subscribes to (the
+webhook types it may become, `commerce_webhooks.subscribed`)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from commerce_kernel import (
 from commerce_webhooks import __version__, delivery, events
 from commerce_webhooks.routes import build_routes
 from commerce_webhooks.settings import WebhooksSettings
+from commerce_webhooks.subscribed import STOCK_LOW, wanted
 
 plugin = Plugin(
     name="webhooks",
@@ -57,13 +60,20 @@ def cron_jobs(kernel: Kernel) -> list[CronJob]:
     return [CronJob(delivery.SWEEP, delivery.sweep_cron, second=0)]
 
 
-@durable
+@durable(wanted=wanted(lambda _: ["order.placed"]))
 @hookimpl
 async def order_placed(kernel: Kernel, event_id: str, order: Mapping[str, Any]) -> None:
     await events.order_placed(kernel, event_id, order)
 
 
-@durable
+@durable(
+    wanted=wanted(
+        lambda payload: (
+            ["order.status_changed"]
+            + (["order.cancelled"] if payload["new_status"] == "cancelled" else [])
+        )
+    )
+)
 @hookimpl
 async def order_status_changed(
     kernel: Kernel, event_id: str, order: Mapping[str, Any], old_status: str, new_status: str
@@ -71,13 +81,17 @@ async def order_status_changed(
     await events.order_status_changed(kernel, event_id, order, old_status, new_status)
 
 
-@durable
+@durable(wanted=wanted(lambda _: ["product.created"]))
 @hookimpl
 async def product_created(kernel: Kernel, event_id: str, product: Mapping[str, Any]) -> None:
     await events.one_message(kernel, "product.created", event_id, {"product": product})
 
 
-@durable
+@durable(
+    wanted=wanted(
+        lambda payload: ["product.updated"] + ([STOCK_LOW] if "stock" in payload["changed"] else [])
+    )
+)
 @hookimpl
 async def product_updated(
     kernel: Kernel, event_id: str, product: Mapping[str, Any], changed: list[str]
@@ -88,13 +102,13 @@ async def product_updated(
         await events.stock_changed(kernel, event_id, [product["id"]])
 
 
-@durable
+@durable(wanted=wanted(lambda _: ["product.retired"]))
 @hookimpl
 async def product_retired(kernel: Kernel, event_id: str, product: Mapping[str, Any]) -> None:
     await events.one_message(kernel, "product.retired", event_id, {"product": product})
 
 
-@durable
+@durable(wanted=wanted(lambda _: [STOCK_LOW]))
 @hookimpl
 async def sold_counts_changed(
     kernel: Kernel, event_id: str, counts: list[Mapping[str, Any]]
@@ -102,7 +116,7 @@ async def sold_counts_changed(
     await events.stock_changed(kernel, event_id, [c["product_id"] for c in counts])
 
 
-@durable
+@durable(wanted=wanted(lambda _: ["bulk_upload.finished"]))
 @hookimpl
 async def bulk_upload_finished(kernel: Kernel, event_id: str, job: Mapping[str, Any]) -> None:
     await events.one_message(kernel, "bulk_upload.finished", event_id, {"job": job})

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce_kernel import Conflict, NotFound, UnprocessableEntity, utcnow
-from commerce_webhooks import delivery, guard, signing
+from commerce_webhooks import delivery, guard, signing, subscribed
 from commerce_webhooks.models import Delivery, Endpoint
 from commerce_webhooks.schemas import (
     DeliveryOut,
@@ -60,6 +60,7 @@ async def create_endpoint(kernel: Kernel, body: EndpointIn) -> EndpointCreated:
         )
         session.add(endpoint)
         await session.flush()
+        await subscribed.refresh(session)
         out = EndpointOut.model_validate(endpoint).model_dump()
         return EndpointCreated(**out, secret=endpoint.secret)
 
@@ -90,6 +91,8 @@ async def update_endpoint(kernel: Kernel, endpoint_id: int, changes: dict[str, A
             endpoint.failing_since = None
         endpoint.updated_at = utcnow()
         await session.flush()
+        if "event_types" in changes or "enabled" in changes:
+            await subscribed.refresh(session)
         return EndpointOut.model_validate(endpoint)
 
 
@@ -98,6 +101,8 @@ async def delete_endpoint(kernel: Kernel, endpoint_id: int) -> None:
         endpoint = await _endpoint(session, endpoint_id, lock=True)
         await session.execute(delete(Delivery).where(Delivery.endpoint_id == endpoint_id))
         await session.delete(endpoint)
+        await session.flush()
+        await subscribed.refresh(session)
 
 
 async def rotate_secret(kernel: Kernel, endpoint_id: int) -> SecretRotated:
