@@ -10,6 +10,7 @@ from commerce_kernel.app import create_app
 from commerce_kernel.bodies import Body, Whole
 from commerce_kernel.commands import Command
 from commerce_kernel.db import (
+    MAX_INT_ID,
     Base,
     UTCDateTime,
     after_commit,
@@ -64,6 +65,7 @@ from commerce_kernel.version import __version__
 __all__ = [
     "ADMIN",
     "CUSTOMER",
+    "MAX_INT_ID",
     "Account",
     "AccountOut",
     "BadRequest",

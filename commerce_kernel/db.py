@@ -84,6 +84,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+MAX_INT_ID = 2**31 - 1
+"""The largest id an `Integer` primary key holds (INT on MariaDB): an id above it that a client
+sends names nothing (answer as for an unknown id), and must not reach the driver, which would
+fail binding it to the column's type."""
+
+
 def utcnow() -> datetime:
     """Now, timezone-aware UTC, to the microsecond (`UTCDateTime` columns keep microseconds)."""
     return datetime.now(UTC)

@@ -15,16 +15,14 @@ from sqlalchemy.sql.dml import Insert
 from commerce_cart.models import CartItem
 from commerce_cart.pricing import Totals, compute_totals
 from commerce_cart.values import PricedLine
-from commerce_kernel import Kernel
+from commerce_kernel import MAX_INT_ID, Kernel
 from commerce_kernel.db import rowcount, utcnow, with_retries
 from commerce_kernel.errors import Conflict, NotFound
 from commerce_kernel.money import format_money
 
-MAX_ID = 2**31 - 1  # ids beyond an INT column are simply unknown, never a driver overflow
-
 
 def valid_id(value: int) -> bool:
-    return 0 < value <= MAX_ID
+    return 0 < value <= MAX_INT_ID
 
 
 async def _active_product(session: AsyncSession, product_id: int) -> ProductInfo:

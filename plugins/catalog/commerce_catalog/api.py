@@ -22,7 +22,7 @@ from commerce_catalog import stock as stock_module
 from commerce_catalog.models import Product
 from commerce_catalog.schemas import ProductData, SoldCount
 from commerce_catalog.stock import ConditionalUpdateStock, Lines, Shortfall, StockStrategy
-from commerce_kernel import Kernel
+from commerce_kernel import MAX_INT_ID, Kernel
 
 if TYPE_CHECKING:
     from commerce_catalog.testing import MakeProduct, make_product
@@ -65,6 +65,9 @@ would take two."""
 # ProductInfo's fields, read as columns: no ORM objects to load for what callers only read.
 _INFO = select(*INFO_COLUMNS)
 _INFO_BY_ID = _INFO.where(Product.id == bindparam("id"))
+# Built once (an expanding IN takes any number of ids): no statement made on each call.
+_AMONG = Product.id.in_(bindparam("ids", expanding=True))
+_INFO_AMONG = _INFO.where(_AMONG)
 
 
 async def get_products(session: AsyncSession, ids: Iterable[int]) -> dict[int, ProductInfo]:
@@ -72,7 +75,7 @@ async def get_products(session: AsyncSession, ids: Iterable[int]) -> dict[int, P
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    rows = await session.execute(_INFO.where(Product.id.in_(wanted)))
+    rows = await session.execute(_INFO_AMONG, {"ids": wanted})
     return {row[0]: ProductInfo(*row) for row in rows}
 
 
@@ -98,10 +101,8 @@ async def get_sold_counts(
     return {pid: SoldCount(product_id=pid, sold=sold, version=v) for pid, sold, v in rows}
 
 
-_MAX_ID = 2**31 - 1  # the products' INT id: a larger one is simply unknown
-
 # What a sale reads of its products once their rows are locked: ProductInfo and the version.
-_SOLD = _INFO.add_columns(Product.sold_version)
+_SOLD = _INFO.add_columns(Product.sold_version).where(_AMONG)
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,11 @@ async def sell(kernel: Kernel, session: AsyncSession, lines: Lines) -> Sale:
     commits). With the default strategy the stock and the count change in one conditional
     UPDATE per line, and one read of the locked rows serves the caller and the event."""
     lines = list(lines)
-    known = [(p, q) for p, q in lines if 0 < p <= _MAX_ID]
+    known = [(p, q) for p, q in lines if 0 < p <= MAX_INT_ID]
     strategy = stock(kernel)
     if type(strategy) is ConditionalUpdateStock:
         failed = dict(await strategy.take_and_count(session, known))
-        rows = (await session.execute(_SOLD.where(Product.id.in_([p for p, _ in known])))).all()
+        rows = (await session.execute(_SOLD, {"ids": [p for p, _ in known]})).all()
         products = {row[0]: ProductInfo(*row[:-1]) for row in rows}
         sale = _sale(lines, products, failed)
         if sale.missing or sale.shortfalls:

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from commerce_kernel import Body, Money, Page
+from commerce_kernel import MAX_INT_ID, Body, Money, Page
 from commerce_promotions.models import CODE_MAX, PRODUCT_KINDS, Kind
 
 _CODE = re.compile(r"^[A-Z0-9_-]+$")
-MAX_ID = 2**31 - 1
 
 
 def normalize_code(value: str) -> str:
@@ -64,7 +63,7 @@ class PromotionIn(_Strict):
     )
     kind: Kind
     value: Money | None = Field(None, description="Percent or amount, see above.")
-    product_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+    product_ids: list[Annotated[int, Field(ge=1, le=MAX_INT_ID)]] = Field(
         default_factory=list, max_length=1000, description="The products a product kind is for."
     )
     buy_quantity: int | None = Field(None, ge=1, le=1000, description="buy_x_get_y: X.")
@@ -75,12 +74,15 @@ class PromotionIn(_Strict):
     starts_at: When = Field(None, description="First moment it applies (none: already).")
     ends_at: When = Field(None, description="First moment it no longer applies (none: never).")
     usage_limit: int | None = Field(
-        None, ge=1, le=MAX_ID, description="Orders that may carry it in total (none: unlimited)."
+        None,
+        ge=1,
+        le=MAX_INT_ID,
+        description="Orders that may carry it in total (none: unlimited).",
     )
     per_customer_limit: int | None = Field(
         None,
         ge=1,
-        le=MAX_ID,
+        le=MAX_INT_ID,
         description="Orders of one customer that may carry it (none: unlimited).",
     )
     combinable: bool = Field(
@@ -122,14 +124,16 @@ class PromotionPatch(_Strict):
     label: str | None = Field(None, min_length=1, max_length=255)
     kind: Kind | None = None
     value: Money | None = None
-    product_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(None, max_length=1000)
+    product_ids: list[Annotated[int, Field(ge=1, le=MAX_INT_ID)]] | None = Field(
+        None, max_length=1000
+    )
     buy_quantity: int | None = Field(None, ge=1, le=1000)
     get_quantity: int | None = Field(None, ge=1, le=1000)
     minimum_subtotal: Money | None = None
     starts_at: When = None
     ends_at: When = None
-    usage_limit: int | None = Field(None, ge=1, le=MAX_ID)
-    per_customer_limit: int | None = Field(None, ge=1, le=MAX_ID)
+    usage_limit: int | None = Field(None, ge=1, le=MAX_INT_ID)
+    per_customer_limit: int | None = Field(None, ge=1, le=MAX_INT_ID)
     combinable: bool | None = None
     active: bool | None = None
 

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from commerce_kernel import (
+    MAX_INT_ID,
     Conflict,
     Kernel,
     NotFound,
@@ -44,7 +45,6 @@ from commerce_promotions.schemas import PromotionIn, PromotionOut, normalize_cod
 CLAIMED = "commerce_promotions.claimed"
 APPLIED = "commerce_promotions.applied"
 """session.info: the ids of the applied codes the order was priced with."""
-MAX_ID = 2**31 - 1
 
 
 # --- admin -------------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ async def _promotion(session: AsyncSession, promotion_id: int, *, lock: bool = F
     stmt = select(Promotion).where(Promotion.id == promotion_id)
     if lock:
         stmt = stmt.with_for_update()
-    found = await session.scalar(stmt) if 0 < promotion_id <= MAX_ID else None
+    found = await session.scalar(stmt) if 0 < promotion_id <= MAX_INT_ID else None
     if found is None:
         raise NotFound(f"Promotion {promotion_id} does not exist.")
     return found

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce_kernel import Conflict, NotFound, UnprocessableEntity, utcnow
+from commerce_kernel import MAX_INT_ID, Conflict, NotFound, UnprocessableEntity, utcnow
 from commerce_webhooks import delivery, guard, signing, subscribed
 from commerce_webhooks.models import Delivery, Endpoint
 from commerce_webhooks.schemas import (
@@ -23,8 +23,6 @@ from commerce_webhooks.settings import WebhooksSettings
 if TYPE_CHECKING:
     from commerce_kernel import Kernel
 
-MAX_ID = 2**31 - 1
-
 
 async def check_target(kernel: Kernel, url: str) -> None:
     """422 naming the reason unless `url` is an allowed target now."""
@@ -38,7 +36,7 @@ async def _endpoint(session: AsyncSession, endpoint_id: int, *, lock: bool = Fal
     stmt = select(Endpoint).where(Endpoint.id == endpoint_id)
     if lock:
         stmt = stmt.with_for_update()
-    found = await session.scalar(stmt) if 0 < endpoint_id <= MAX_ID else None
+    found = await session.scalar(stmt) if 0 < endpoint_id <= MAX_INT_ID else None
     if found is None:
         raise NotFound(f"Webhook endpoint {endpoint_id} does not exist.")
     return found
@@ -150,7 +148,7 @@ async def replay_delivery(kernel: Kernel, delivery_id: int) -> DeliveryOut:
             await session.scalar(
                 select(Delivery).where(Delivery.id == delivery_id).with_for_update()
             )
-            if 0 < delivery_id <= MAX_ID
+            if 0 < delivery_id <= MAX_INT_ID
             else None
         )
         if row is None:
