@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy import bindparam, or_, select, update
 
 from commerce_kernel import Kernel
 from commerce_kernel.db import rowcount, utcnow
 from commerce_kernel.identity import Account
 from commerce_kernel.mail import Mail
-from commerce_orders.models import MailOutboxRow, Order
+from commerce_orders.models import MailOutboxRow, Order, OrderLine
 from commerce_orders.settings import OrdersSettings
 
 logger = logging.getLogger("commerce.orders.mail")
@@ -47,41 +47,70 @@ async def enqueue(kernel: Kernel, row_id: int) -> None:
         logger.warning("could not enqueue order mail %s; the cron job will", row_id, exc_info=True)
 
 
-def message_id(kernel: Kernel, row: MailOutboxRow) -> str:
+def message_id(kernel: Kernel, row: Any) -> str:
+    """Of an outbox row (`id`, `order_id`): the same for every copy sent of it."""
     domain = kernel.settings.default_from_email.rpartition("@")[2].strip("> ") or "localhost"
     return f"<order-{row.order_id}-mail-{row.id}@{domain}>"
 
 
-def render(kernel: Kernel, row: MailOutboxRow, order: Order, email: str) -> Mail:
-    c = order.currency
+# What a mail is written from, in one statement: the outbox row, its order, the customer's
+# address (the worker reads no ORM objects for it); the lines only for a confirmation.
+_MAIL_OF = (
+    select(
+        MailOutboxRow.id,
+        MailOutboxRow.order_id,
+        MailOutboxRow.kind,
+        MailOutboxRow.data,
+        Order.status,
+        Order.currency,
+        Order.subtotal,
+        Order.adjustments,
+        Order.total,
+        Account.email,
+    )
+    .join(Order, Order.id == MailOutboxRow.order_id)
+    .outerjoin(Account, Account.id == Order.account_id)
+    .where(MailOutboxRow.id == bindparam("id"))
+)
+_LINES_OF = (
+    select(OrderLine.quantity, OrderLine.name, OrderLine.sku, OrderLine.line_total)
+    .where(OrderLine.order_id == bindparam("order_id"))
+    .order_by(OrderLine.id)
+)
+
+
+def render(kernel: Kernel, row: Any, lines: Sequence[Any]) -> Mail:
+    """The mail of an outbox row read with `_MAIL_OF` (its order's `lines` for a
+    confirmation, from `_LINES_OF`)."""
+    c = row.currency
 
     def money(x: Decimal) -> str:
         return f"{x} {c}"
 
     if row.kind == PLACED:
-        subject = f"Your order #{order.id} is confirmed"
-        lines = [
+        subject = f"Your order #{row.order_id} is confirmed"
+        items = [
             f"  {line.quantity} x {line.name} ({line.sku}) {money(line.line_total)}"
-            for line in order.lines
+            for line in lines
         ]
-        adjustments = [f"  {a['label']}: {a['amount']} {c}" for a in order.adjustments]
+        adjustments = [f"  {a['label']}: {a['amount']} {c}" for a in row.adjustments]
         body = "\n".join(
             [
-                f"Thank you for your order #{order.id}.",
+                f"Thank you for your order #{row.order_id}.",
                 "",
-                *lines,
+                *items,
                 "",
-                f"  Subtotal: {money(order.subtotal)}",
+                f"  Subtotal: {money(row.subtotal)}",
                 *adjustments,
-                f"  Total: {money(order.total)}",
+                f"  Total: {money(row.total)}",
             ]
         )
     else:
-        new = row.data.get("new", order.status)
-        subject = f"Your order #{order.id} is now {new}"
-        body = f"Your order #{order.id} changed from {row.data.get('old')} to {new}."
+        new = row.data.get("new", row.status)
+        subject = f"Your order #{row.order_id} is now {new}"
+        body = f"Your order #{row.order_id} changed from {row.data.get('old')} to {new}."
     return Mail(
-        to=[email],
+        to=[row.email or ""],
         subject=subject,
         body=body + "\n",
         headers={"Message-ID": message_id(kernel, row)},
@@ -118,16 +147,14 @@ async def send(kernel: Kernel, row_id: int) -> bool:
         )
         if rowcount(claimed) != 1:
             return False  # already sent, or another sender holds the lease
-        row = await session.get(MailOutboxRow, row_id)
-        assert row is not None
-        order = (
-            await session.execute(
-                select(Order).options(selectinload(Order.lines)).where(Order.id == row.order_id)
-            )
-        ).scalar_one()
-        email = await session.scalar(select(Account.email).where(Account.id == order.account_id))
+        row = (await session.execute(_MAIL_OF, {"id": row_id})).one()
+        lines = (
+            (await session.execute(_LINES_OF, {"order_id": row.order_id})).all()
+            if row.kind == PLACED
+            else []
+        )
     try:
-        await kernel.mailer.send(render(kernel, row, order, email or ""))
+        await kernel.mailer.send(render(kernel, row, lines))
     except Exception:
         await _set(kernel, row_id, lease_until=None)
         raise

@@ -157,3 +157,41 @@ async def test_status_changes_are_mailed_to_the_customer(
         ]
     )
     assert all(m["To"] == "customer@example.com" for m in mailbox)
+
+
+async def test_the_mails_say_what_was_ordered_and_what_changed(
+    admin, customer, make_product, run_tasks, mailbox
+):
+    widget = await make_product(price="4.50", name="Widget")
+    gadget = await make_product(price="10.00", name="Gadget")
+    r = await customer.client.post(
+        "/api/orders/",
+        json={
+            "items": [
+                {"product_id": widget.id, "quantity": 2},
+                {"product_id": gadget.id, "quantity": 1},
+            ]
+        },
+    )
+    assert r.status_code == 201, r.text
+    order = r.json()
+    await run_tasks()
+    [confirmation] = mailbox
+    currency = order["currency"]
+    lines = confirmation.get_content().splitlines()
+    assert lines[0] == f"Thank you for your order #{order['id']}."
+    assert f"  2 x Widget ({widget.sku}) 9.00 {currency}" in lines
+    assert f"  1 x Gadget ({gadget.sku}) 10.00 {currency}" in lines
+    assert lines.index(f"  2 x Widget ({widget.sku}) 9.00 {currency}") < lines.index(
+        f"  1 x Gadget ({gadget.sku}) 10.00 {currency}"
+    )  # in the order's line order
+    assert f"  Subtotal: 19.00 {currency}" in lines and f"  Total: 19.00 {currency}" in lines
+
+    r = await admin.client.patch(f"/api/orders/{order['id']}/", json={"status": "paid"})
+    assert r.status_code == 200, r.text
+    await run_tasks()
+    changed = next(m for m in mailbox if m["Subject"].endswith("is now paid"))
+    assert changed["To"] == "customer@example.com"
+    assert changed.get_content().strip() == (
+        f"Your order #{order['id']} changed from pending to paid."
+    )
