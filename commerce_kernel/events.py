@@ -14,22 +14,22 @@ The plugin that owns the fact records it inside the fact's transaction:
 `@durable(wanted=predicate)` is asked first (`await predicate(kernel, session, event)`, in that
 transaction) and gets no row when it answers False (an error of the predicate counts as True;
 a database error is the transaction's and is raised). Once that transaction commits, the event
-is announced (`announce`): the other listeners are called at once in this
-process (isolated: a failure is logged, the fact stands, and the event is not repeated for
-them), then one delivery task is queued per durable row. A rolled-back transaction announces
-nothing. Code may record an event in a transaction it did not open (a hook called inside
-another plugin's transaction): it is announced when that transaction commits. Only a session
-committed by hand, not through `kernel.db.transaction()`, needs `await
-kernel.events.announce(event)` after its commit (announcing twice is harmless).
+is announced (`announce`): the other listeners are called at once in this process (isolated: a
+failure is logged, the fact stands, and the event is not repeated for them), then one delivery
+task is queued per durable row. A rolled-back transaction announces nothing. Code may record an
+event in a transaction it did not open (a hook called inside another plugin's transaction): it
+is announced when that transaction commits. Only a session committed by hand, not through
+`kernel.db.transaction()`, needs `await kernel.events.announce(event)` after its commit
+(announcing twice is harmless).
 
 The guarantee for a durable listener: it is called at least once for every committed event
-(that its `wanted`, if any, accepted), with the same `event_id` on every try, until it returns without raising: a failure retries with
-the task queue's backoff, a lost task (Redis down at commit, a killed worker or process) is
-queued again by the `kernel.redeliver_events` cron job, every minute, for deliveries older than
-`REDELIVER_AFTER` seconds. Two tries may overlap after such a loss, so a listener is idempotent
-by `event_id` (a unique key on it in its own table is the usual way). Delivered rows are
-purged after a week; a row still failing after `MAX_ATTEMPTS` tries is kept and logged for a
-person to look at.
+(that its `wanted`, if any, accepted), with the same `event_id` on every try, until it returns
+without raising: a failure retries with the task queue's backoff, a lost task (Redis down at
+commit, a killed worker or process) is queued again by the `kernel.redeliver_events` cron job,
+every minute, for deliveries older than `REDELIVER_AFTER` seconds. Two tries may overlap after
+such a loss, so a listener is idempotent by `event_id` (a unique key on it in its own table is
+the usual way). Delivered rows are purged after a week; a row still failing after
+`MAX_ATTEMPTS` tries is kept and logged for a person to look at.
 """
 
 from __future__ import annotations
