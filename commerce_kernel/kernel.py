@@ -216,6 +216,7 @@ class Kernel:
         finally:
             await self._close_state()
             await self.queue.stop()
+            await self.mailer.aclose()  # after the queue: its last jobs may still send
             await self.pubsub.stop()
             if self.redis is not None:
                 await self.redis.aclose()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
+import socket
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from email import policy
+from email.headerregistry import HeaderRegistry
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +19,29 @@ if TYPE_CHECKING:
     from commerce_kernel.settings import Settings
 
 logger = logging.getLogger("commerce.mail")
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard registry, keeping the class it makes for each header name: the standard
+    one makes a new class (`type(...)`) for every header it stores, ~40% of the time spent
+    building a message. The classes hold no state, so one per name serves every message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._made.get(key)
+        if made is None:
+            made = super().__getitem__(name)
+            if len(self._made) < 256:
+                self._made[key] = made
+        return made
+
+
+POLICY = policy.default.clone(header_factory=_HeaderClasses())
+"""`email.policy.default` with the header classes kept (same output, built faster)."""
 
 
 @dataclass
@@ -42,7 +70,7 @@ class Mail:
         return cls(**data)
 
     def to_message(self, default_from: str) -> EmailMessage:
-        msg = EmailMessage()
+        msg = EmailMessage(policy=POLICY)
         sender = self.from_email or default_from
         msg["From"] = sender
         msg["To"] = ", ".join(self.to)
@@ -76,6 +104,9 @@ class Mailer:
     async def deliver(self, msg: EmailMessage) -> None:
         raise NotImplementedError
 
+    async def aclose(self) -> None:
+        """Let go of what the mailer holds open (the kernel calls it when it stops)."""
+
 
 class LogMailer(Mailer):
     """No EMAIL_HOST: the message is written to the log (and kept in `sent`, for tests)."""
@@ -102,6 +133,17 @@ class FileMailer(Mailer):
 
 
 class SMTPMailer(Mailer):
+    """Sends through an SMTP server, keeping up to `keep` connections open between messages.
+
+    A worker sends mail after mail: each then costs one SMTP transaction (MAIL, RCPT, DATA)
+    rather than a new connection, EHLO, STARTTLS, login and QUIT. A kept connection is used
+    again only while the server still holds it open and it has sat idle less than
+    `idle_timeout` seconds (servers drop quiet clients, RFC 5321 allows after 5 minutes); if
+    the server drops it just as it is used again, the message goes once more on a new
+    connection. A connection that failed in any other way is closed, never reused, so a
+    refusal or a timeout leaves nothing half-done for the next message. `aclose()` (the
+    kernel calls it when it stops) ends the kept connections with QUIT."""
+
     def __init__(
         self,
         default_from: str,
@@ -111,16 +153,24 @@ class SMTPMailer(Mailer):
         username: str | None,
         password: str | None,
         timeout: float = 20.0,
+        *,
+        keep: int = 10,
+        idle_timeout: float = 30.0,
     ) -> None:
         super().__init__(default_from)
         self.host, self.port, self.use_tls = host, port, use_tls
         self.username, self.password, self.timeout = username, password, timeout
+        self.keep, self.idle_timeout = keep, idle_timeout
+        self._idle: list[tuple[Any, float]] = []  # (aiosmtplib.SMTP, when it was put back)
+        self._local_hostname: str | None = None
 
-    async def deliver(self, msg: EmailMessage) -> None:
+    async def _connect(self) -> Any:
         import aiosmtplib
 
-        await aiosmtplib.send(
-            msg,
+        if self._local_hostname is None:
+            # aiosmtplib would look the name up (in a thread) for every connection.
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        client = aiosmtplib.SMTP(
             hostname=self.host,
             port=self.port,
             start_tls=self.use_tls or None if self.port != 465 else False,
@@ -128,7 +178,57 @@ class SMTPMailer(Mailer):
             username=self.username or None,
             password=self.password or None,
             timeout=self.timeout,
+            local_hostname=self._local_hostname,
         )
+        await client.connect()
+        return client
+
+    def _take(self) -> Any | None:
+        """A kept connection still open and fresh, or None; stale ones are closed."""
+        now = time.monotonic()
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and now - since < self.idle_timeout:
+                return client
+            client.close()
+        return None
+
+    def _put_back(self, client: Any) -> None:
+        if len(self._idle) < self.keep and client.is_connected:
+            self._idle.append((client, time.monotonic()))
+        else:
+            client.close()
+
+    async def deliver(self, msg: EmailMessage) -> None:
+        from aiosmtplib import SMTPServerDisconnected
+
+        client = self._take()
+        if client is not None:
+            try:
+                await client.send_message(msg)
+            except (SMTPServerDisconnected, ConnectionError):
+                client.close()  # dropped while it sat idle: try once on a new connection
+            except BaseException:
+                client.close()
+                raise
+            else:
+                self._put_back(client)
+                return
+        client = await self._connect()
+        try:
+            await client.send_message(msg)
+        except BaseException:
+            client.close()
+            raise
+        self._put_back(client)
+
+    async def aclose(self) -> None:
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            try:
+                await client.quit(timeout=2)
+            except Exception:
+                client.close()
 
 
 class MailToLogRefused(RuntimeError):

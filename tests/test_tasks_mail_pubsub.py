@@ -189,6 +189,100 @@ async def test_mail_task_delivers_to_a_real_smtp_server_through_failures(
     assert again["Message-ID"] == msg["Message-ID"]
 
 
+def _mails(n: int, tag: str) -> list[Mail]:
+    return [Mail(to=[f"{tag}{i}@example.com"], subject=f"{tag} {i}", body="b") for i in range(n)]
+
+
+def _received(smtp_server) -> list[str]:
+    return sorted(str(m["To"]) for m in smtp_server.messages)
+
+
+async def test_smtp_mail_after_mail_goes_over_one_connection_and_quits_at_the_end(smtp_server):
+    mailer = SMTPMailer("shop@example.com", "127.0.0.1", smtp_server.port, False, None, None)
+    for mail in _mails(5, "one"):
+        await mailer.send(mail)
+    assert smtp_server.connections == 1
+    # Sent at once, each takes a connection of its own; they are kept for the next ones.
+    await asyncio.gather(*(mailer.send(m) for m in _mails(3, "burst")))
+    await asyncio.gather(*(mailer.send(m) for m in _mails(3, "again")))
+    assert smtp_server.connections == 3
+    assert _received(smtp_server) == sorted(
+        m.to[0] for m in _mails(5, "one") + _mails(3, "burst") + _mails(3, "again")
+    )
+    await mailer.aclose()
+    assert mailer._idle == []
+    await mailer.send(Mail(to=["after@example.com"], subject="s", body="b"))  # opens anew
+    assert smtp_server.connections == 4
+    await mailer.aclose()
+
+
+async def test_smtp_a_connection_the_server_dropped_is_replaced_and_no_mail_lost_or_doubled(
+    smtp_server,
+):
+    mailer = SMTPMailer("shop@example.com", "127.0.0.1", smtp_server.port, False, None, None)
+    [first, second, third] = _mails(3, "drop")
+    await mailer.send(first)
+    # The server hangs up; the client has not read the hang-up yet when it sends again.
+    smtp_server.drop_connections()
+    await mailer.send(second)
+    # The server hangs up and the client has seen it.
+    smtp_server.drop_connections()
+    await asyncio.sleep(0.1)
+    await mailer.send(third)
+    assert smtp_server.connections == 3
+    assert _received(smtp_server) == sorted(m.to[0] for m in (first, second, third))
+    await mailer.aclose()
+
+
+async def test_smtp_a_refused_mail_is_raised_and_its_connection_not_kept(smtp_server):
+    import aiosmtplib
+
+    mailer = SMTPMailer("shop@example.com", "127.0.0.1", smtp_server.port, False, None, None)
+    smtp_server.refuse(1)
+    [refused, later] = _mails(2, "refused")
+    with pytest.raises(aiosmtplib.SMTPDataError):
+        await mailer.send(refused)
+    assert mailer._idle == []
+    await mailer.send(later)
+    assert smtp_server.connections == 2 and _received(smtp_server) == [later.to[0]]
+    await mailer.aclose()
+
+
+async def test_smtp_a_connection_idle_too_long_is_not_used_again(smtp_server):
+    mailer = SMTPMailer(
+        "shop@example.com", "127.0.0.1", smtp_server.port, False, None, None, idle_timeout=0.2
+    )
+    [first, second] = _mails(2, "idle")
+    await mailer.send(first)
+    await asyncio.sleep(0.3)
+    await mailer.send(second)
+    assert smtp_server.connections == 2 and len(smtp_server.messages) == 2
+    await mailer.aclose()
+
+
+def test_a_message_is_built_as_the_standard_email_policy_builds_it(monkeypatch):
+    import email.policy
+    from email.headerregistry import AddressHeader
+
+    import commerce_kernel.mail
+
+    mail = Mail(
+        to=["Zoë Ünal <zoe@example.com>", "b@example.com"],
+        subject="Ihre Bestellung #7 ist bestätigt ✓",
+        body="Grüße\n" * 40,
+        html="<p>Grüße</p>",
+        headers={"Date": "Fri, 04 Dec 2026 01:00:00 +0000", "Reply-To": "Shop <help@shop.example>"},
+    )
+    ours = mail.to_message("Shop <shop@shop.example>")
+    assert isinstance(ours["To"], AddressHeader)
+    assert [a.addr_spec for a in ours["To"].addresses] == ["zoe@example.com", "b@example.com"]
+    monkeypatch.setattr(commerce_kernel.mail, "POLICY", email.policy.default)
+    standard = mail.to_message("Shop <shop@shop.example>")
+    expected = standard.as_bytes()  # picks the multipart boundary
+    ours.set_boundary(standard.get_boundary())
+    assert ours.as_bytes() == expected
+
+
 def test_headers_given_by_the_caller_win():
     msg = Mail(
         to=["a@example.com"],
