@@ -181,8 +181,7 @@ async def retire_product(kernel: Kernel, product_id: int) -> None:
 
 async def get_product(kernel: Kernel, product_id: int, *, include_inactive: bool) -> dict[str, Any]:
     """The product as the API shows it (`ProductOut`'s JSON): one Core statement."""
-    async with kernel.db.reader.connect() as conn:
-        row = (await conn.execute(_BY_ID, {"id": product_id})).first()
+    row = await kernel.db.fetch_one(_BY_ID, {"id": product_id})
     if row is None or (not row.is_active and not include_inactive):
         raise _no_such_product(product_id)
     return product_json(row, kernel.settings.currency)
@@ -249,8 +248,8 @@ async def list_products(
 ) -> tuple[int, list[dict[str, Any]]]:
     """The count and one page, each product as `ProductOut`'s JSON; Core statements."""
     count_stmt, page_stmt = list_statements(f, kernel.db.is_mysql, offset, limit)
-    async with kernel.db.reader.connect() as conn:
-        count = (await conn.execute(count_stmt)).scalar_one()
-        rows = (await conn.execute(page_stmt)).all() if offset < count else []
+    async with kernel.db.reads() as reads:
+        count = (await reads.one(count_stmt))[0]
+        rows = await reads.all(page_stmt) if offset < count else []
     currency = kernel.settings.currency
     return count, [product_json(row, currency) for row in rows]
