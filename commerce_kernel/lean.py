@@ -182,7 +182,12 @@ class LeanReader:
         return await self.engine.raw_connection(), now
 
     async def _give_back(self, fairy: Any, born: float) -> None:
-        if len(self._kept) < self.KEEP:
+        # Kept only while the pool could open another connection: once all it may have are
+        # out, a request may be waiting on it, and one idling here would leave it waiting.
+        pool: Any = self.engine.sync_engine.pool
+        most = getattr(pool, "_max_overflow", -1)
+        roomy = most < 0 or pool.checkedout() < pool.size() + most
+        if roomy and len(self._kept) < self.KEEP:
             self._kept.append((fairy, time.monotonic(), born))
         else:
             fairy._connection_record.info[self.in_transaction] = False  # autocommit: none open

@@ -197,3 +197,23 @@ async def test_several_reads_share_one_connection(kernel, make_product):
         )
     assert first.id == ids[1] and [r.id for r in rows] == ids
     assert len({r[0] for r in same}) == (1 if kernel.db.is_mysql else 0)
+
+
+async def test_kept_connections_never_leave_a_read_waiting_on_a_full_pool(kernel):
+    if not kernel.db.is_mysql:
+        pytest.skip("SQLite reads take SQLAlchemy's path")
+    from commerce_kernel.db import Database
+
+    # Two connections at most: six reads at once, each holding its connection a moment. A
+    # connection kept idle while others wait in the pool's queue would make them time out.
+    small = Database(kernel.db.url, pool_size=1, max_overflow=1, timeout=3)
+    nap = select(func.sleep(0.2))
+    try:
+        rows = await asyncio.wait_for(
+            asyncio.gather(*(small.fetch_one(nap) for _ in range(6))), timeout=10
+        )
+        assert [r[0] for r in rows] == [0] * 6
+        rows = await asyncio.gather(*(small.fetch_one(nap) for _ in range(6)))  # and again
+        assert len(rows) == 6
+    finally:
+        await small.dispose()
