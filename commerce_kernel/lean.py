@@ -161,7 +161,7 @@ class LeanReader:
     # Each goes back to the pool after KEEP_FOR seconds (its recycling and the pool's
     # accounting are the pool's) and is pinged before use when it sat idle `ping_after_idle` seconds
     # (what the pool does for its own idle connections).
-    KEEP = 4
+    KEEP = 10
     KEEP_FOR = 30.0
 
     async def _take(self) -> tuple[Any, float]:
