@@ -37,7 +37,7 @@ class _Plan:
 
     __slots__ = ("binds", "positional", "processors", "row", "sql")
 
-    def __init__(self, stmt: Select[*tuple[Any, ...]], compiled: Any, dialect: Any) -> None:
+    def __init__(self, compiled: Any, dialect: Any) -> None:
         self.sql = compiled.string
         escaped = getattr(compiled, "escaped_bind_names", {}) or {}
         # Each placeholder, in order (the driver's paramstyle is positional or named): the
@@ -100,7 +100,7 @@ def plannable(stmt: Select[*tuple[Any, ...]], engine: AsyncEngine) -> _Plan | No
     compiled = stmt.compile(dialect=engine.dialect)
     if "POSTCOMPILE" in compiled.string:
         return None
-    return _Plan(stmt, compiled, engine.dialect)
+    return _Plan(compiled, engine.dialect)
 
 
 class LeanReader:
@@ -147,9 +147,10 @@ class LeanReader:
         except BaseException:
             # Cut off mid-statement (cancelled), its answer may still be on the wire: the
             # connection is not used again. A statement's own error was handled by `all`.
-            if not reads.failed:
-                await greenlet_spawn(fairy.invalidate)
-            await greenlet_spawn(fairy.close)
+            if reads.failed:
+                await greenlet_spawn(fairy.close)
+            else:
+                await _drop(fairy)
             raise
         if reads.failed:  # an error the caller caught: the connection is not kept
             await greenlet_spawn(fairy.close)
@@ -169,14 +170,13 @@ class LeanReader:
         while self._kept:
             fairy, idle_since, born = self._kept.pop()
             if now - born >= self.KEEP_FOR:
-                await greenlet_spawn(fairy.close)
+                await self._hand_back(fairy)
                 continue
             if now - idle_since > self.ping_after_idle:
                 try:
                     await greenlet_spawn(self.engine.dialect.do_ping, fairy)
                 except Exception as exc:
-                    await greenlet_spawn(fairy.invalidate, exc)
-                    await greenlet_spawn(fairy.close)
+                    await _drop(fairy, exc)
                     continue
             return fairy, born
         return await self.engine.raw_connection(), now
@@ -190,22 +190,24 @@ class LeanReader:
         if roomy and len(self._kept) < self.KEEP:
             self._kept.append((fairy, time.monotonic(), born))
         else:
-            fairy._connection_record.info[self.in_transaction] = False  # autocommit: none open
-            await greenlet_spawn(fairy.close)  # checkin may close a connection: awaits I/O
+            await self._hand_back(fairy)
+
+    async def _hand_back(self, fairy: Any) -> None:
+        """Check a connection that read without error back in to the pool."""
+        fairy._connection_record.info[self.in_transaction] = False  # autocommit: none open
+        await greenlet_spawn(fairy.close)  # checkin may close a connection: awaits I/O
 
     async def lost(self) -> None:
         """A kept connection was found dead: the others went with the same server, likely."""
         kept, self._kept = self._kept, []
         for fairy, _, _ in kept:
-            await greenlet_spawn(fairy.invalidate)
-            await greenlet_spawn(fairy.close)
+            await _drop(fairy)
 
     async def close(self) -> None:
         """Hand the kept connections back to the pool (before the engine is disposed)."""
         kept, self._kept = self._kept, []
         for fairy, _, _ in kept:
-            fairy._connection_record.info[self.in_transaction] = False
-            await greenlet_spawn(fairy.close)
+            await self._hand_back(fairy)
 
     async def fetch_all(
         self, stmt: Select[*tuple[Any, ...]], params: Mapping[str, Any] | None = None
@@ -240,6 +242,12 @@ class LeanReader:
             dialect=dialect,
             connection_invalidated=lost,
         ), lost
+
+
+async def _drop(fairy: Any, exc: BaseException | None = None) -> None:
+    """Invalidate a connection (closed, replaced at the pool's next checkout) and let it go."""
+    await greenlet_spawn(fairy.invalidate, exc)
+    await greenlet_spawn(fairy.close)
 
 
 class Reads:

@@ -205,16 +205,14 @@ class SMTPMailer(Mailer):
         client = self._take()
         if client is not None:
             try:
-                await client.send_message(msg)
-            except (SMTPServerDisconnected, ConnectionError):
-                client.close()  # dropped while it sat idle: try once on a new connection
-            except BaseException:
-                client.close()
-                raise
-            else:
-                self._put_back(client)
+                await self._send_on(client, msg)
                 return
-        client = await self._connect()
+            except (SMTPServerDisconnected, ConnectionError):
+                pass  # dropped while it sat idle: try once on a new connection
+        await self._send_on(await self._connect(), msg)
+
+    async def _send_on(self, client: Any, msg: EmailMessage) -> None:
+        """Send on `client`, kept for the next message if it went; closed if it failed."""
         try:
             await client.send_message(msg)
         except BaseException:
